@@ -1,0 +1,33 @@
+# Two commands do all set-up on a fresh machine:
+#   make demo   venv + core install (no torch) + `cnncost table vgg16`
+#   make test   venv + everything (torch, torchvision, fvcore, timm, test tools) + the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.core: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.full: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install -q -e '.[torch,dev]'
+	touch $(VENV)/.core $@
+
+demo: $(VENV)/.core
+	$(BIN)/cnncost table vgg16
+
+test: $(VENV)/.full
+	$(BIN)/ruff check cnncost tests benchmarks
+	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.core
+	$(BIN)/python benchmarks/bench_table.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

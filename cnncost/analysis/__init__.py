@@ -1,0 +1,1 @@
+"""Analysis passes over an expanded graph: costs, published-number checks."""

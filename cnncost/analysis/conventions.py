@@ -1,0 +1,43 @@
+"""Counting conventions, written down once. Every column header names its convention.
+
+* ``macs``   — multiply-accumulates of conv and linear layers, bias adds excluded: what the
+  papers call "FLOPs" (ResNet-50: 3.8·10⁹ in the paper's layout).
+* ``flops``  — 2 × ``macs``: one multiply and one add each, conv and linear only; what
+  ``torch.utils.flop_counter.FlopCounterMode`` reports.
+* ``all``    — ``flops`` plus every other op, one class at a time (see ``OP_CLASSES``):
+  batch norm 2 per element (1 without affine), LRN ``size + 5`` per element, activations 1
+  per element, window pooling ``k·k`` per output element, adaptive pooling 1 per input
+  element, add/mul ``n − 1`` per output element for ``n`` inputs, softmax 3 per element.
+  Concat, flatten, dropout and identity move data and count 0.
+* ``fvcore`` — what fvcore's ``FlopCountAnalysis`` counts with its default handles: conv and
+  linear multiply-adds (no bias), eval-mode batch norm 2 per element with affine (1 without),
+  adaptive average pooling 1 per input element; ReLU, max-pool, add, cat, flatten are not
+  counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Convention:
+    name: str
+    header: str
+    doc: str
+
+
+CONVENTIONS: dict[str, Convention] = {
+    "macs": Convention("macs", "MACs (conv+linear)", "multiply-accumulates of conv and linear layers"),
+    "flops": Convention("flops", "FLOPs (2×MACs, conv+linear)", "2 per multiply-accumulate"),
+    "all": Convention("all", "ops (all, FLOP)", "2×MACs plus BN, norm, activations, pooling, "
+                                                 "add/mul, softmax"),
+    "fvcore": Convention("fvcore", "fvcore flops (1/MAC, +BN, +adaptive pool)", "fvcore's default rules"),
+}
+
+OP_CLASSES = ("conv", "linear", "bn", "norm", "act", "pool", "elementwise", "softmax")
+"""The all-ops breakdown, in display order; conv/linear there are in FLOP (2 per MAC)."""
+
+DTYPES: dict[str, int] = {"fp64": 8, "float64": 8, "fp32": 4, "float32": 4, "tf32": 4,
+                          "fp16": 2, "float16": 2, "half": 2, "bf16": 2, "bfloat16": 2,
+                          "int8": 1, "uint8": 1, "fp8": 1}

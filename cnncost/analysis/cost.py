@@ -1,0 +1,164 @@
+"""The cost pass: one exact ``LayerCost`` per node, and totals, all as Python ints.
+
+Example (VGG-16 conv1_1 on 3×224×224): weights 3·3·3·64 = 1,728, biases 64, MACs
+224·224·64·27 = 86,704,128, activations 224·224·64 = 3,211,264 elements.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cnncost.analysis.conventions import CONVENTIONS, OP_CLASSES
+from cnncost.errors import SpecError, SpecWarning
+from cnncost.ops.base import Shape, numel
+from cnncost.spec.expand import Graph, expand
+from cnncost.spec.family import ModelSpec
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    """Exact costs of one layer (or of a collapsed group of layers), for the whole batch."""
+
+    path: tuple[str, ...]
+    kind: str
+    label: str
+    in_shapes: tuple[Shape, ...]
+    out_shape: Shape
+    weights: int = 0
+    biases: int = 0
+    buffers: int = 0
+    macs: int = 0
+    ops: dict[str, int] = field(default_factory=dict)
+    fvcore: int = 0
+    activations: int = 0
+    layers: int = 1
+    line: int | None = None
+
+    @property
+    def name(self) -> str:
+        return ".".join(self.path)
+
+    @property
+    def params(self) -> int:
+        """Trainable parameters: weights and biases."""
+        return self.weights + self.biases
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    @property
+    def all_ops(self) -> int:
+        return sum(self.ops.values())
+
+    def count(self, convention: str) -> int:
+        """This layer's operation count under a named convention (see ``conventions``)."""
+        if convention == "macs":
+            return self.macs
+        if convention == "flops":
+            return self.flops
+        if convention == "all":
+            return self.all_ops
+        if convention == "fvcore":
+            return self.fvcore
+        raise SpecError(f"unknown convention {convention!r}", expected=" | ".join(CONVENTIONS))
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Per-layer costs and totals of one model at one input size and batch."""
+
+    model: ModelSpec
+    input_shape: Shape
+    batch: int
+    layers: tuple[LayerCost, ...]
+    totals: LayerCost
+    warnings: tuple[SpecWarning, ...]
+    graph: Graph
+
+    @property
+    def depth(self) -> int:
+        """Weight layers (conv + linear), the papers' "depth"."""
+        return sum(1 for layer in self.layers if layer.kind in ("conv", "linear"))
+
+    def within(self, prefix: tuple[str, ...]) -> LayerCost:
+        """Sum of the layers under ``prefix`` (a stage, a block, one layer)."""
+        rows = [r for r in self.layers if r.path[: len(prefix)] == prefix]
+        if not rows:
+            raise SpecError(f"no layer {'.'.join(prefix)!r} in {self.model.name}",
+                            expected="a path shown by `cnncost table --depth N`")
+        return _sum(prefix, rows, "group")
+
+    def collapsed(self, depth: int | None) -> list[LayerCost]:
+        """Rows with everything below ``depth`` path levels summed into one row (None: all)."""
+        if not depth:
+            return list(self.layers)
+        out: list[LayerCost] = []
+        groups: dict[tuple[str, ...], list[LayerCost]] = {}
+        order: list[tuple[str, ...]] = []
+        for layer in self.layers:
+            key = layer.path[:depth]
+            if key not in groups:
+                groups[key] = []
+                order.append(key)
+            groups[key].append(layer)
+        for key in order:
+            rows = groups[key]
+            out.append(rows[0] if len(rows) == 1 and rows[0].path == key else _sum(key, rows, "block"))
+        return out
+
+
+def _sum(path: tuple[str, ...], rows: list[LayerCost], kind: str) -> LayerCost:
+    ops: dict[str, int] = {}
+    for r in rows:
+        for k, v in r.ops.items():
+            ops[k] = ops.get(k, 0) + v
+    return LayerCost(
+        path=path, kind=kind, label=_group_label(rows), in_shapes=rows[0].in_shapes,
+        out_shape=rows[-1].out_shape,
+        weights=sum(r.weights for r in rows), biases=sum(r.biases for r in rows),
+        buffers=sum(r.buffers for r in rows), macs=sum(r.macs for r in rows), ops=ops,
+        fvcore=sum(r.fvcore for r in rows), activations=sum(r.activations for r in rows),
+        layers=sum(r.layers for r in rows), line=rows[0].line,
+    )
+
+
+def _group_label(rows: list[LayerCost]) -> str:
+    weight_layers = sum(1 for r in rows if r.kind in ("conv", "linear"))
+    return f"{len(rows)} ops, {weight_layers} weight layers" if weight_layers else f"{len(rows)} ops"
+
+
+def analyze_graph(graph: Graph, batch: int = 1) -> Analysis:
+    """Cost every node of ``graph``; ``batch`` scales MACs, ops and activations, not params."""
+    if batch < 1:
+        raise SpecError(f"batch {batch}", expected="a positive integer")
+    layers: list[LayerCost] = []
+    for node in graph.nodes:
+        if node.op is None:
+            layers.append(LayerCost(node.path, "input", "input", (), node.out_shape,
+                                    activations=numel(node.out_shape) * batch, layers=0))
+            continue
+        op, ins, out = node.op, list(node.in_shapes), node.out_shape
+        p = op.params(ins)
+        macs = op.macs(ins, out) * batch
+        other = op.other_ops(ins, out) * batch
+        ops = {op.op_class: 2 * macs if macs else other} if (macs or other) else {}
+        layers.append(LayerCost(
+            path=node.path, kind=op.kind, label=op.describe(), in_shapes=node.in_shapes,
+            out_shape=out, weights=p.weights, biases=p.biases, buffers=p.buffers, macs=macs,
+            ops=ops, fvcore=op.fvcore_flops(ins, out) * batch,
+            activations=numel(out) * batch if op.new_tensor() else 0, line=node.line,
+        ))
+    totals = _sum(("total",), layers, "total")
+    totals = LayerCost(**{**totals.__dict__, "ops": {k: totals.ops.get(k, 0) for k in OP_CLASSES}})
+    return Analysis(graph.model, graph.input_shape, batch, tuple(layers), totals,
+                    tuple(graph.warnings), graph)
+
+
+def analyze(model: ModelSpec | str, input_shape: Shape | None = None, batch: int = 1) -> Analysis:
+    """Expand and cost a model: ``analyze("vgg16").totals.params == 138_357_544``."""
+    if isinstance(model, str):
+        from cnncost.spec.catalog import load_model
+
+        model = load_model(model)
+    return analyze_graph(expand(model, input_shape), batch)

@@ -1,0 +1,66 @@
+"""Published numbers as data: compare each ``reported`` entry of a spec with the analysis.
+
+A result is ``pass`` within the entry's tolerance; ``erratum`` when it is outside but the
+spec explains why (the arithmetic is in the note); ``fail`` otherwise — and also when an
+erratum is claimed for a number that in fact matches, so errata cannot hide a pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cnncost.analysis.cost import Analysis, LayerCost, analyze
+from cnncost.spec.catalog import load_model
+from cnncost.spec.family import ModelSpec, Reported
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    model: str
+    entry: Reported
+    computed: float
+    status: str
+
+    @property
+    def reported(self) -> float:
+        return self.entry.value
+
+    @property
+    def delta(self) -> float:
+        return self.computed - self.entry.value
+
+    @property
+    def relative(self) -> float:
+        return self.delta / self.entry.value if self.entry.value else float("inf")
+
+
+def metric_value(row: LayerCost, metric: str) -> float:
+    """The analysis figure a reported metric is compared with."""
+    if metric == "activation_bytes":
+        return row.activations * 4
+    if metric == "model_bytes":
+        return row.params * 4
+    return float(getattr(row, metric))
+
+
+def check_model(spec: ModelSpec) -> list[CheckResult]:
+    cache: dict[tuple[int, ...], Analysis] = {}
+    out = []
+    for entry in spec.reported:
+        shape = entry.input or spec.input
+        if shape not in cache:
+            cache[shape] = analyze(spec, shape)
+        a = cache[shape]
+        row = a.within(tuple(entry.layer.split("."))) if entry.layer else a.totals
+        computed = metric_value(row, entry.metric)
+        within = abs(computed - entry.value) <= entry.tolerance * abs(entry.value) + 1e-9
+        if entry.erratum:
+            status = "fail" if within else "erratum"
+        else:
+            status = "pass" if within else "fail"
+        out.append(CheckResult(spec.name, entry, computed, status))
+    return out
+
+
+def check_models(names: list[str]) -> list[CheckResult]:
+    return [r for name in names for r in check_model(load_model(name))]

@@ -1,0 +1,75 @@
+"""Merges of parallel branches: channel concat (Inception, DenseNet), add (residual), mul (SE)."""
+
+from __future__ import annotations
+
+from cnncost.errors import SpecError
+from cnncost.ops.base import Field, Op, Shape, Warn, fmt_shape, numel, register
+
+
+@register
+class Concat(Op):
+    """Concatenate along channels; every other dimension must agree."""
+
+    kind = "concat"
+    aliases = ("cat",)
+    op_class = "concat"
+    arity = None
+
+    def infer(self, ins: list[Shape], warn: Warn) -> Shape:
+        first = ins[0]
+        for i, s in enumerate(ins[1:], 1):
+            if len(s) != len(first) or s[1:] != first[1:]:
+                shapes = ", ".join(fmt_shape(x) for x in ins)
+                raise SpecError(f"concat: branch {i} is {fmt_shape(s)} but branch 0 is "
+                                f"{fmt_shape(first)} ({shapes})",
+                                expected="the same spatial size in every branch")
+        return (sum(s[0] for s in ins), *first[1:])
+
+
+class Elementwise(Op):
+    """Element-wise merges: ``n-1`` ops per output element for ``n`` inputs."""
+
+    op_class = "elementwise"
+    arity = None
+    verb = ""
+    fields = {"inplace": Field("bool", False, doc="torchvision's ResNet does out += identity")}
+
+    def other_ops(self, ins: list[Shape], out: Shape) -> int:
+        return numel(out) * (len(ins) - 1)
+
+    def new_tensor(self) -> bool:
+        return not self.v["inplace"]
+
+
+@register
+class Add(Elementwise):
+    """Residual sum: every input must have the same shape."""
+
+    kind = "add"
+
+    def infer(self, ins: list[Shape], warn: Warn) -> Shape:
+        first = ins[0]
+        for s in ins[1:]:
+            if s != first:
+                if len(s) == len(first) == 3 and s[1:] == first[1:]:
+                    raise SpecError(f"channels {first[0]} and {s[0]} cannot be added",
+                                    expected="a projection shortcut to match channels")
+                raise SpecError(f"shapes {fmt_shape(first)} and {fmt_shape(s)} cannot be added",
+                                expected="equal shapes (a strided projection shortcut?)")
+        return first
+
+
+@register
+class Mul(Elementwise):
+    """Element-wise product with broadcasting of C×1×1 gates (squeeze-and-excitation)."""
+
+    kind = "mul"
+
+    def infer(self, ins: list[Shape], warn: Warn) -> Shape:
+        out = max(ins, key=numel)
+        for s in ins:
+            ok = len(s) == len(out) and all(a in (b, 1) for a, b in zip(s, out, strict=True))
+            if not ok:
+                raise SpecError(f"shapes {fmt_shape(s)} and {fmt_shape(out)} cannot be multiplied",
+                                expected="equal shapes or a C×1×1 gate")
+        return out

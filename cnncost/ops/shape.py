@@ -1,0 +1,63 @@
+"""Layers that move or drop data without arithmetic: flatten, dropout, identity, zero padding."""
+
+from __future__ import annotations
+
+from cnncost.errors import SpecError
+from cnncost.ops.base import Field, Op, Shape, Warn, numel, register, require_chw
+
+
+@register
+class Flatten(Op):
+    """Flatten C×H×W to C·H·W. A view in torch: no new tensor."""
+
+    kind = "flatten"
+    op_class = "shape"
+
+    def infer(self, ins: list[Shape], warn: Warn) -> Shape:
+        return (numel(ins[0]),)
+
+    def new_tensor(self) -> bool:
+        return False
+
+
+@register
+class Dropout(Op):
+    """Dropout: the identity at inference, so no new tensor and no cost in the analysis."""
+
+    kind = "dropout"
+    op_class = "shape"
+    fields = {"p": Field("float", 0.5), "inplace": Field("bool", False)}
+
+    def infer(self, ins: list[Shape], warn: Warn) -> Shape:
+        if not 0.0 <= self.v["p"] <= 1.0:
+            raise SpecError(f"dropout: p={self.v['p']}", expected="a probability in [0, 1]")
+        return ins[0]
+
+    def new_tensor(self) -> bool:
+        return False
+
+
+@register
+class Identity(Op):
+    kind = "identity"
+    op_class = "shape"
+
+    def new_tensor(self) -> bool:
+        return False
+
+
+@register
+class ZeroPad(Op):
+    """Explicit zero padding (TF-ported nets): int, [h, w] or [top, bottom, left, right]."""
+
+    kind = "zeropad"
+    aliases = ("zero_pad",)
+    op_class = "shape"
+    fields = {"pad": Field("pad", required=True, aliases=("padding", "p"))}
+
+    def infer(self, ins: list[Shape], warn: Warn) -> Shape:
+        c, h, w = require_chw(self.kind, ins[0])
+        if isinstance(self.v["pad"], str):
+            raise SpecError("zeropad: pad must be numbers", expected="int, [h, w] or [t, b, l, r]")
+        t, b, left, r = self.v["pad"]
+        return (c, h + t + b, w + left + r)

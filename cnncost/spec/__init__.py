@@ -1,0 +1,1 @@
+"""Spec loading: YAML with line numbers → typed family → expanded graph."""

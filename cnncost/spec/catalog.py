@@ -1,0 +1,78 @@
+"""Find models: built-in specs (shipped in the wheel), ``CNNCOST_PATH`` dirs, or a file path."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from functools import cache
+from pathlib import Path
+
+from cnncost.errors import SpecError
+from cnncost.spec.family import FamilySpec, ModelSpec, parse_family
+
+
+def spec_dirs() -> list[Path]:
+    """Built-in specs first (``cnncost/specs`` in a wheel, ``specs/`` in a checkout), then CNNCOST_PATH."""
+    here = Path(__file__).resolve().parent.parent
+    dirs = [d for d in (here / "specs", here.parent / "specs") if d.is_dir()][:1]
+    for extra in os.environ.get("CNNCOST_PATH", "").split(os.pathsep):
+        if extra:
+            dirs.append(Path(extra))
+    return dirs
+
+
+def spec_files() -> list[Path]:
+    return [f for d in spec_dirs() for f in sorted(d.glob("*.yaml"))]
+
+
+@cache
+def family(path: Path) -> FamilySpec:
+    return parse_family(path)
+
+
+def _normalize(name: str) -> str:
+    return name.strip().lower().replace("-", "_")
+
+
+def all_models() -> dict[str, tuple[Path, str]]:
+    """Every model and alias → (file, canonical name)."""
+    out: dict[str, tuple[Path, str]] = {}
+    for f in spec_files():
+        fam = family(f)
+        for name in fam.model_names:
+            out.setdefault(name, (f, name))
+        for alias, target in fam.aliases().items():
+            out.setdefault(alias, (f, target))
+    return out
+
+
+def load_model(name_or_path: str) -> ModelSpec:
+    """``resnet50``, an alias, ``path/to/spec.yaml`` or ``path/to/spec.yaml:variant``."""
+    path_part, _, variant = name_or_path.partition(":")
+    if path_part.endswith((".yaml", ".yml")) or os.sep in path_part:
+        path = Path(path_part)
+        if not path.is_file():
+            raise SpecError(f"no spec file {path_part!r}")
+        fam = family(path.resolve())
+        if not variant:
+            if len(fam.model_names) != 1:
+                raise SpecError(f"{path_part} defines {len(fam.model_names)} models",
+                                expected=f"{path_part}:NAME with NAME one of " + ", ".join(fam.model_names))
+            variant = fam.model_names[0]
+        return fam.model(variant)
+    key = _normalize(name_or_path)
+    files = spec_files()
+    # Cheap first guess: vgg16 lives in vgg.yaml, resnet50 in resnet.yaml.
+    for f in sorted((f for f in files if key.startswith(f.stem)), key=lambda f: -len(f.stem)):
+        fam = family(f)
+        target = key if key in fam.variants else fam.aliases().get(key)
+        if target:
+            return fam.model(target)
+    models = all_models()
+    if key in models:
+        f, target = models[key]
+        return family(f).model(target)
+    close = difflib.get_close_matches(key, list(models), n=4, cutoff=0.5)
+    raise SpecError(f"unknown model {name_or_path!r}",
+                    expected=("did you mean " + ", ".join(close) + "?") if close
+                    else "a name from `cnncost specs` or a path to a .yaml spec")

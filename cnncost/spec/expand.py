@@ -1,0 +1,437 @@
+"""Expand a model spec (blocks, repeats, branches) into a flat graph with every shape known.
+
+The graph is a list of nodes in execution order; each node is one op applied to earlier
+nodes' outputs. Shapes are inferred while expanding because spec fields may depend on
+them (``groups: in_ch`` for a depthwise conv); costs are computed later, in ``analysis``.
+
+Layer items (see README "Spec language"):
+
+* ``relu`` — an op (or block) with default fields;
+* ``{conv: {out: 64, k: 3}}`` — an op with fields; ``name:`` and ``when:`` may sit beside it;
+* ``{conv1: <item>}`` — the same item, named ``conv1``;
+* ``[item, item]`` / ``{seq: [...]}`` — a sequence;
+* ``{repeat: n, block: b, <args>, first: {...}, last: {...}, at: {i: {...}}}`` or
+  ``{repeat: n, body: [...], <variables>}`` — repetition with per-repetition overrides;
+* ``{bottleneck: {planes: 64}}`` / ``{block: bottleneck, planes: 64}`` — a block call;
+* ``{concat|add|mul: [branch, ...]}`` — parallel branches merged;
+* ``{residual: [...], shortcut: identity | [...], then: [...]}`` — body + shortcut, added;
+* ``{dense: n, block|body: ...}`` — DenseNet: ``x = concat(x, body(x))``, n times.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cnncost.errors import SpecError, SpecWarning
+from cnncost.ops import REGISTRY, Op, Shape
+from cnncost.spec.expr import evaluate, is_expression
+from cnncost.spec.family import ModelSpec
+from cnncost.spec.yamlload import LDict, LList
+
+STRUCTURES = ("seq", "repeat", "block", "concat", "add", "mul", "residual", "dense")
+MERGES = ("concat", "add", "mul")
+_LOOP_KEYS = {"body", "block", "first", "last", "at", "args"}
+
+
+@dataclass(frozen=True)
+class Node:
+    """One op applied to earlier nodes' outputs. Node 0 is the network input (``op`` None)."""
+
+    id: int
+    path: tuple[str, ...]
+    op: Op | None
+    inputs: tuple[int, ...]
+    in_shapes: tuple[Shape, ...]
+    out_shape: Shape
+    line: int | None = None
+
+    @property
+    def name(self) -> str:
+        return ".".join(self.path)
+
+
+@dataclass
+class Graph:
+    """A model expanded to ops, in execution order, with shapes."""
+
+    model: ModelSpec
+    input_shape: Shape
+    nodes: list[Node]
+    output: int
+    warnings: list[SpecWarning] = field(default_factory=list)
+
+
+def _is_field(kind: str, key: str) -> bool:
+    fields = REGISTRY[kind].fields
+    return key in fields or any(key in f.aliases for f in fields.values())
+
+
+class _Scope:
+    """Names the children of one level: explicit names as given, others ``conv1``, ``conv2``..."""
+
+    def __init__(self, path: tuple[str, ...]) -> None:
+        self.path = path
+        self.used: set[str] = set()
+        self.reserved: set[str] = set()
+        self.counts: dict[str, int] = {}
+
+    def reserve(self, items: Any) -> None:
+        """Reserve explicit names first, so ``[conv, conv1: ...]`` does not collide."""
+        if isinstance(items, list):
+            for it in items:
+                if isinstance(it, LDict):
+                    if isinstance(it.get("name"), str):
+                        self.reserved.add(it["name"])
+                    elif len(it) == 1:
+                        self.reserved.add(next(iter(it)))
+
+    def name(self, explicit: str | None, kind: str, line: int | None) -> str:
+        if explicit is not None:
+            if explicit in self.used:
+                raise SpecError(f"duplicate layer name {explicit!r}", line=line,
+                                path=".".join(self.path) or None)
+            self.used.add(explicit)
+            return explicit
+        n = self.counts.get(kind, 0)
+        while True:
+            n += 1
+            candidate = f"{kind}{n}"
+            if candidate not in self.used and candidate not in self.reserved:
+                break
+        self.counts[kind] = n
+        self.used.add(candidate)
+        return candidate
+
+
+def expand(model: ModelSpec, input_shape: Shape | None = None) -> Graph:
+    """Expand ``model`` at ``input_shape`` (default: the spec's) into a ``Graph``."""
+    return _Expander(model, tuple(input_shape or model.input)).run()
+
+
+class _Expander:
+    def __init__(self, model: ModelSpec, input_shape: Shape) -> None:
+        self.m = model
+        self.input_shape = input_shape
+        self.nodes: list[Node] = []
+        self.warnings: list[SpecWarning] = []
+        self.base_env: dict[str, Any] = dict(model.params)
+        self.kinds = set(REGISTRY) | set(STRUCTURES) | set(model.blocks)
+
+    def run(self) -> Graph:
+        x = self.add_node(("input",), None, (), self.input_shape, None)
+        try:
+            x = self.seq(self.m.layers, self.base_env, x, _Scope(()))
+        except SpecError as exc:
+            raise exc.with_context(file=self.m.file) from None
+        return Graph(self.m, self.input_shape, self.nodes, x, self.warnings)
+
+    # -- plumbing ---------------------------------------------------------------------
+    def add_node(self, path: tuple[str, ...], op: Op | None, inputs: tuple[int, ...],
+                 out: Shape, line: int | None) -> int:
+        ins = tuple(self.nodes[i].out_shape for i in inputs)
+        self.nodes.append(Node(len(self.nodes), path, op, inputs, ins, out, line))
+        return len(self.nodes) - 1
+
+    def shape_env(self, env: Mapping[str, Any], x: int) -> dict[str, Any]:
+        """Variables an expression may use: params, args, and the current input's shape."""
+        shape = self.nodes[x].out_shape
+        out = {**env, "in_ch": shape[0], "in_shape": list(shape)}
+        if len(shape) == 3:
+            out["in_h"], out["in_w"] = shape[1], shape[2]
+        return out
+
+    def eval(self, raw: Any, env: Mapping[str, Any]) -> Any:
+        return evaluate(raw, env) if isinstance(raw, str) else raw
+
+    def eval_int(self, raw: Any, env: Mapping[str, Any], what: str) -> int:
+        value = self.eval(raw, env)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise SpecError(f"{what}: got {value!r}", expected="a non-negative integer")
+        return value
+
+    # -- items ------------------------------------------------------------------------
+    def seq(self, items: Any, env: Mapping[str, Any], x: int, scope: _Scope) -> int:
+        if not isinstance(items, list):
+            items = LList([items])
+        scope.reserve(items)
+        for idx, item in enumerate(items):
+            line = items.line_of(idx) if isinstance(items, LList) else None
+            x = self.item(item, env, x, scope, line)
+        return x
+
+    def parse(self, item: Any, line: int | None) -> tuple[str, Any, dict[str, Any], str | None]:
+        """Split an item into (kind, value, sibling keys, explicit name)."""
+        if isinstance(item, str):
+            if item not in self.kinds:
+                raise self.unknown(item, line)
+            return item, None, {}, None
+        if isinstance(item, list):
+            return "seq", item, {}, None
+        if not isinstance(item, LDict) or not item:
+            raise SpecError(f"cannot read layer {item!r}", line=line,
+                            expected="a layer name, {kind: {fields}}, {name: layer} or a list")
+        line = item.line or line
+        known = [k for k in item if k in self.kinds]
+        if "block" in known and ("repeat" in known or "dense" in known):
+            known.remove("block")  # {repeat: n, block: b}: block is repeat's argument
+        if len(item) == 1:
+            key, value = next(iter(item.items()))
+            # {fc: {linear: ...}}: a name that happens to be an alias, wrapping a layer.
+            named = not known or (key in REGISTRY and isinstance(value, LDict)
+                                  and any(k in self.kinds and not _is_field(key, k) for k in value))
+            if named:
+                if not isinstance(value, (str, list, LDict)):
+                    raise self.unknown(key, line)
+                kind, inner, mods, _ = self.parse(value, line)
+                return kind, inner, mods, str(key)
+        if len(known) > 1:
+            raise SpecError(f"keys {', '.join(map(repr, known))} all name layer types", line=line,
+                            expected="one layer type per item")
+        if not known:
+            raise self.unknown(next(iter(item)), line)
+        kind = known[0]
+        mods = {k: v for k, v in item.items() if k != kind}
+        name = mods.pop("name", None)
+        return kind, item[kind], mods, None if name is None else str(name)
+
+    def unknown(self, key: str, line: int | None) -> SpecError:
+        close = difflib.get_close_matches(str(key), sorted(self.kinds), n=3)
+        return SpecError(f"unknown layer type {key!r}", line=line,
+                         expected=("did you mean " + ", ".join(close) + "?") if close else
+                         "an op (" + ", ".join(sorted(REGISTRY)) + "), a structure ("
+                         + ", ".join(STRUCTURES) + ") or a block of this file")
+
+    def item(self, item: Any, env: Mapping[str, Any], x: int, scope: _Scope,
+             line: int | None) -> int:
+        kind, value, mods, name = self.parse(item, line)
+        line = getattr(item, "line", None) or line
+        label = kind if kind not in ("block",) else str(value)
+        path = (*scope.path, scope.name(name, label, line))
+        return self.at(kind, value, mods, env, x, path, line)
+
+    def at(self, kind: str, value: Any, mods: dict[str, Any], env: Mapping[str, Any], x: int,
+           path: tuple[str, ...], line: int | None) -> int:
+        """Expand one parsed item whose own path is ``path``."""
+        try:
+            mods = dict(mods)
+            if "when" in mods and not self.eval(mods.pop("when"), self.shape_env(env, x)):
+                return x
+            then = mods.pop("then", None)
+            inner = _Scope(path)
+            if kind in STRUCTURES:
+                x = getattr(self, "s_" + kind)(value, mods, env, x, inner, line)
+            elif kind in self.m.blocks:
+                x = self.call_block(kind, value, mods, env, x, path, line)
+            else:
+                if mods:
+                    raise SpecError(f"{kind}: unexpected key(s) {', '.join(mods)} beside the op",
+                                    expected=f"fields inside it: {{{kind}: {{...}}}}")
+                x = self.op(kind, value, env, x, path, line)
+            if then is not None:
+                if kind in REGISTRY and kind not in STRUCTURES:
+                    raise SpecError("'then' applies to blocks and structures, not to a single op")
+                x = self.seq(then, env, x, inner)
+            return x
+        except SpecError as exc:
+            raise exc.with_context(line=line, path=".".join(path)) from None
+
+    def op(self, kind: str, value: Any, env: Mapping[str, Any], x: int, path: tuple[str, ...],
+           line: int | None) -> int:
+        cls = REGISTRY[kind]
+        if value is not None and not isinstance(value, LDict):
+            raise SpecError(f"{kind}: expected a mapping of fields, got {value!r}",
+                            expected=f"{{{kind}: {{{', '.join(cls.fields)}}}}}")
+        op = cls.resolve(value, self.shape_env(env, x))
+        if cls.arity != 1:
+            raise SpecError(f"{kind} merges branches", expected=f"{{{kind}: [branch, branch, ...]}}")
+        out = op.infer([self.nodes[x].out_shape], self.warner(path, line))
+        return self.add_node(path, op, (x,), out, line)
+
+    def warner(self, path: tuple[str, ...], line: int | None) -> Any:
+        def warn(message: str) -> None:
+            self.warnings.append(SpecWarning(message, ".".join(path), self.m.file, line))
+        return warn
+
+    # -- blocks -----------------------------------------------------------------------
+    def call_block(self, name: str, value: Any, mods: dict[str, Any], env: Mapping[str, Any],
+                   x: int, path: tuple[str, ...], line: int | None) -> int:
+        """``{name: {args}}``, ``{name: [positional]}`` or ``block: name`` with sibling args."""
+        positional: list[Any] = []
+        kwargs: dict[str, Any] = dict(mods)
+        if isinstance(value, list):
+            positional = list(value)
+        elif isinstance(value, LDict):
+            kwargs.update(value)
+        elif value is not None:
+            positional = [value]
+        return self.invoke(name, positional, kwargs, env, x, path, line)
+
+    def invoke(self, name: str, positional: list[Any], kwargs: Mapping[str, Any],
+               env: Mapping[str, Any], x: int, path: tuple[str, ...], line: int | None) -> int:
+        block = self.m.blocks.get(name)
+        if block is None:
+            raise self.unknown(name, line)
+        sig = f"{name}({', '.join(block.params)})"
+        if len(positional) > len(block.params):
+            raise SpecError(f"{sig} takes {len(block.params)} arguments, got {len(positional)}")
+        caller = self.shape_env(env, x)
+        bound: dict[str, Any] = {}
+        for pname, raw in zip(block.params, positional, strict=False):
+            bound[pname] = self.arg(raw, caller)
+        for key, raw in kwargs.items():
+            if key not in block.params:
+                raise SpecError(f"{sig}: unknown argument {key!r}",
+                                expected="one of: " + ", ".join(block.params))
+            if key in bound:
+                raise SpecError(f"{sig}: argument {key!r} given twice")
+            bound[key] = self.arg(raw, caller)
+        block_env: dict[str, Any] = dict(self.base_env)
+        defaults_env = self.shape_env(block_env, x)  # a default may read in_ch: project = in_ch != out
+        for pname in block.params:
+            if pname not in bound:
+                if pname not in block.defaults:
+                    raise SpecError(f"{sig}: missing argument {pname!r}")
+                bound[pname] = evaluate(block.defaults[pname], {**defaults_env, **bound})
+        block_env.update(bound)
+        body = block.body
+        if isinstance(body, LDict) and len(body) >= 1:
+            kind, value, bmods, _ = self.parse(body, block.line)
+            return self.at(kind, value, bmods, block_env, x, path, body.line)
+        return self.seq(body, block_env, x, _Scope(path))
+
+    def arg(self, raw: Any, env: Mapping[str, Any]) -> Any:
+        """Block arguments are expressions in the caller's scope; a non-expression string is text."""
+        if isinstance(raw, str) and is_expression(raw):
+            return evaluate(raw, env)
+        if isinstance(raw, list):
+            return [self.arg(r, env) for r in raw]
+        return raw
+
+    # -- structures -------------------------------------------------------------------
+    def s_seq(self, value: Any, mods: dict[str, Any], env: Mapping[str, Any], x: int,
+              scope: _Scope, line: int | None) -> int:
+        self.no_extra("seq", mods)
+        return self.seq(value, env, x, scope)
+
+    def s_block(self, value: Any, mods: dict[str, Any], env: Mapping[str, Any], x: int,
+                scope: _Scope, line: int | None) -> int:
+        name = self.block_name(value, env)
+        positional = list(mods.pop("args", None) or [])
+        return self.invoke(name, positional, mods, env, x, scope.path, line)
+
+    def block_name(self, value: Any, env: Mapping[str, Any]) -> str:
+        if isinstance(value, str) and value in self.m.blocks:
+            return value
+        name = self.eval(value, env)
+        if name not in self.m.blocks:
+            raise SpecError(f"no block named {name!r}",
+                            expected="one of: " + ", ".join(self.m.blocks) if self.m.blocks else
+                            "a block defined under blocks:")
+        return str(name)
+
+    def s_repeat(self, value: Any, mods: dict[str, Any], env: Mapping[str, Any], x: int,
+                 scope: _Scope, line: int | None) -> int:
+        n = self.eval_int(value, self.shape_env(env, x), "repeat")
+        return self.loop(n, mods, env, x, scope, line, dense=False)
+
+    def s_dense(self, value: Any, mods: dict[str, Any], env: Mapping[str, Any], x: int,
+                scope: _Scope, line: int | None) -> int:
+        n = self.eval_int(value, self.shape_env(env, x), "dense")
+        return self.loop(n, mods, env, x, scope, line, dense=True)
+
+    def loop(self, n: int, mods: dict[str, Any], env: Mapping[str, Any], x: int, scope: _Scope,
+             line: int | None, dense: bool) -> int:
+        body, block = mods.get("body"), mods.get("block")
+        if (body is None) == (block is None):
+            raise SpecError("repeat needs exactly one of 'body: [layers]' or 'block: name'")
+        variables = {k: v for k, v in mods.items() if k not in _LOOP_KEYS}
+        positional = list(mods.get("args") or [])
+        at: dict[int, Any] = {}
+        for key, over in (mods.get("at") or {}).items():
+            idx = int(key)
+            at[idx + n if idx < 0 else idx] = over
+        for i in range(n):
+            kwargs = dict(variables)
+            for flag, over in (("first", i == 0), ("last", i == n - 1)):
+                if over and mods.get(flag):
+                    kwargs.update(mods[flag])
+            kwargs.update(at.get(i) or {})
+            loop_env = {**env, "i": i, "n": n}
+            path = (*scope.path, str(i))
+            if block is not None:
+                y = self.invoke(self.block_name(block, loop_env), positional, kwargs, loop_env, x,
+                                path, line)
+            else:
+                caller = self.shape_env(loop_env, x)
+                body_env = {**loop_env, **{k: self.arg(v, caller) for k, v in kwargs.items()}}
+                y = self.seq(body, body_env, x, _Scope(path))
+            if dense:
+                merge = REGISTRY["concat"]({})
+                shapes = [self.nodes[x].out_shape, self.nodes[y].out_shape]
+                x = self.add_node((*path, "concat"), merge, (x, y),
+                                  merge.infer(shapes, self.warner(path, line)), line)
+            else:
+                x = y
+        return x
+
+    def merge_op(self, kind: str, mods: dict[str, Any], env: Mapping[str, Any]) -> Op:
+        cls = REGISTRY[kind]
+        fields = {k: mods.pop(k) for k in list(mods) if k in cls.fields}
+        return cls.resolve(LDict(fields), env)
+
+    def s_concat(self, value: Any, mods: dict[str, Any], env: Mapping[str, Any], x: int,
+                 scope: _Scope, line: int | None, kind: str = "concat") -> int:
+        if not isinstance(value, list) or len(value) < 2:
+            raise SpecError(f"{kind} needs a list of at least two branches",
+                            expected=f"{{{kind}: [[layers...], [layers...]]}}")
+        op = self.merge_op(kind, mods, env)
+        self.no_extra(kind, mods)
+        outs = []
+        for j, branch in enumerate(value):
+            bline = value.line_of(j) if isinstance(value, LList) else line
+            if isinstance(branch, str) and branch == "identity":
+                outs.append(x)
+                continue
+            kind_b, inner, bmods, bname = self.parse(branch, bline)
+            name = scope.name(bname or f"branch{j + 1}", "branch", bline)
+            outs.append(self.at(kind_b, inner, bmods, env, x, (*scope.path, name), bline))
+        return self.merge(kind, op, outs, scope, line)
+
+    def merge(self, kind: str, op: Op, outs: list[int], scope: _Scope, line: int | None) -> int:
+        path = (*scope.path, scope.name(None if kind in scope.used or kind in scope.reserved
+                                        else kind, kind, line))
+        try:
+            shape = op.infer([self.nodes[o].out_shape for o in outs], self.warner(path, line))
+        except SpecError as exc:
+            raise exc.with_context(line=line, path=".".join(path)) from None
+        return self.add_node(path, op, tuple(outs), shape, line)
+
+    def s_add(self, value: Any, mods: dict[str, Any], env: Mapping[str, Any], x: int,
+              scope: _Scope, line: int | None) -> int:
+        return self.s_concat(value, mods, env, x, scope, line, kind="add")
+
+    def s_mul(self, value: Any, mods: dict[str, Any], env: Mapping[str, Any], x: int,
+              scope: _Scope, line: int | None) -> int:
+        return self.s_concat(value, mods, env, x, scope, line, kind="mul")
+
+    def s_residual(self, value: Any, mods: dict[str, Any], env: Mapping[str, Any], x: int,
+                   scope: _Scope, line: int | None) -> int:
+        """``body(x) + shortcut(x)``; the shortcut is the identity unless given."""
+        shortcut = mods.pop("shortcut", "identity")
+        op = self.merge_op("add", mods, env)
+        self.no_extra("residual", mods)
+        y = self.seq(value, env, x, scope)
+        s = x
+        if shortcut not in (None, "identity"):
+            kind, inner, smods, _ = self.parse(shortcut, line)
+            s = self.at(kind, inner, smods, env, x, (*scope.path, scope.name("shortcut", "", line)),
+                        getattr(shortcut, "line", line))
+        return self.merge("add", op, [y, s], scope, line)
+
+    def no_extra(self, kind: str, mods: dict[str, Any]) -> None:
+        if mods:
+            raise SpecError(f"{kind}: unexpected key(s) {', '.join(mods)}",
+                            expected="name, when, then" + (", shortcut" if kind == "residual" else ""))
