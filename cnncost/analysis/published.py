@@ -1,8 +1,10 @@
 """Published numbers as data: compare each ``reported`` entry of a spec with the analysis.
 
 A result is ``pass`` within the entry's tolerance; ``erratum`` when it is outside but the
-spec explains why (the arithmetic is in the note); ``fail`` otherwise — and also when an
-erratum is claimed for a number that in fact matches, so errata cannot hide a pass.
+spec shows the arithmetic that makes the published number wrong; ``differs`` when the
+published number is for another layout the spec names (LeNet's sparse C3, say); ``fail``
+otherwise — and also when an erratum or difference is claimed for a number that in fact
+matches, so a note can never hide a pass.
 """
 
 from __future__ import annotations
@@ -54,8 +56,8 @@ def check_model(spec: ModelSpec) -> list[CheckResult]:
         row = a.within(tuple(entry.layer.split("."))) if entry.layer else a.totals
         computed = metric_value(row, entry.metric)
         within = abs(computed - entry.value) <= entry.tolerance * abs(entry.value) + 1e-9
-        if entry.erratum:
-            status = "fail" if within else "erratum"
+        if entry.erratum or entry.differs:
+            status = "fail" if within else ("erratum" if entry.erratum else "differs")
         else:
             status = "pass" if within else "fail"
         out.append(CheckResult(spec.name, entry, computed, status))

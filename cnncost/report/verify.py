@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from cnncost.analysis.published import CheckResult
-from cnncost.report.numbers import human
 from cnncost.report.sink import Column, Report
 
-MARK = {"pass": "✓", "fail": "✗", "erratum": "erratum"}
+MARK = {"pass": "✓", "fail": "✗", "erratum": "erratum", "differs": "differs"}
 
 
 def paper_report(results: list[CheckResult]) -> Report:
@@ -24,16 +23,19 @@ def paper_report(results: list[CheckResult]) -> Report:
             metric += f" @{'×'.join(map(str, e.input))}"
         rows.append({
             "status": MARK[r.status], "model": r.model, "metric": metric,
-            "reported": e.raw_value if not e.raw_value.replace(".", "").isdigit() else human(e.value),
+            "reported": int(e.value) if e.raw_value.isdigit() else e.raw_value,
             "computed": int(r.computed) if float(r.computed).is_integer() else r.computed,
             "delta": f"{r.relative:+.2%}", "tol": f"±{e.tolerance:.1%}" if e.tolerance else "exact",
             "source": e.source + (f" — {e.convention}" if e.convention else ""),
         })
     n_fail = sum(r.status == "fail" for r in results)
     n_err = sum(r.status == "erratum" for r in results)
-    caption = (f"{len(results)} published numbers: {len(results) - n_fail - n_err} pass, "
-               f"{n_err} errata (explained in the spec), {n_fail} fail")
+    n_diff = sum(r.status == "differs" for r in results)
+    n_pass = len(results) - n_fail - n_err - n_diff
+    caption = (f"{len(results)} published numbers: {n_pass} pass, {n_err} errata and {n_diff} "
+               f"other layouts (each explained in its spec), {n_fail} fail")
     data = {"checks": [{"model": r.model, "status": r.status, "computed": r.computed,
                         "delta": r.delta, "relative": r.relative, **asdict(r.entry)} for r in results],
-            "summary": {"total": len(results), "fail": n_fail, "erratum": n_err}}
+            "summary": {"total": len(results), "pass": n_pass, "fail": n_fail, "erratum": n_err,
+                        "differs": n_diff}}
     return Report("Published numbers (cnncost verify --against paper)", columns, rows, None, caption, data)

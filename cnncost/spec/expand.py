@@ -15,7 +15,9 @@ Layer items (see README "Spec language"):
 * ``{bottleneck: {planes: 64}}`` / ``{block: bottleneck, planes: 64}`` — a block call;
 * ``{concat|add|mul: [branch, ...]}`` — parallel branches merged;
 * ``{residual: [...], shortcut: identity | [...], then: [...]}`` — body + shortcut, added;
-* ``{dense: n, block|body: ...}`` — DenseNet: ``x = concat(x, body(x))``, n times.
+* ``{dense: n, block|body: ...}`` — DenseNet: ``x = concat(x, body(x))``, n times;
+* ``{aux: [...]}`` — a side head (GoogLeNet's auxiliary classifiers): computed from the
+  current tensor and counted, but the main path continues from its input.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from cnncost.spec.expr import evaluate, is_expression
 from cnncost.spec.family import ModelSpec
 from cnncost.spec.yamlload import LDict, LList
 
-STRUCTURES = ("seq", "repeat", "block", "concat", "add", "mul", "residual", "dense")
+STRUCTURES = ("seq", "repeat", "block", "concat", "add", "mul", "residual", "dense", "aux")
 MERGES = ("concat", "add", "mul")
 _LOOP_KEYS = {"body", "block", "first", "last", "at", "args"}
 
@@ -119,6 +121,10 @@ class _Expander:
         self.warnings: list[SpecWarning] = []
         self.base_env: dict[str, Any] = dict(model.params)
         self.kinds = set(REGISTRY) | set(STRUCTURES) | set(model.blocks)
+        for block in model.blocks.values():
+            if block.name in REGISTRY or block.name in STRUCTURES:
+                raise SpecError(f"block {block.name!r} has the name of a built-in layer type",
+                                file=model.file, line=block.line, expected="another name")
 
     def run(self) -> Graph:
         x = self.add_node(("input",), None, (), self.input_shape, None)
@@ -430,6 +436,13 @@ class _Expander:
             s = self.at(kind, inner, smods, env, x, (*scope.path, scope.name("shortcut", "", line)),
                         getattr(shortcut, "line", line))
         return self.merge("add", op, [y, s], scope, line)
+
+    def s_aux(self, value: Any, mods: dict[str, Any], env: Mapping[str, Any], x: int,
+              scope: _Scope, line: int | None) -> int:
+        """A side output: its layers are expanded (and costed) but the main path ignores them."""
+        self.no_extra("aux", mods)
+        self.seq(value, env, x, scope)
+        return x
 
     def no_extra(self, kind: str, mods: dict[str, Any]) -> None:
         if mods:

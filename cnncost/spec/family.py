@@ -169,7 +169,7 @@ def parse_family(path: Path) -> FamilySpec:
     if not isinstance(params, dict):
         raise SpecError("'params' must be a mapping", file=file, line=data.line_of("params"))
     blocks: dict[str, BlockDef] = {}
-    raw_blocks = data.get("blocks") or {}
+    raw_blocks = data.get("blocks") or LDict()
     if not isinstance(raw_blocks, LDict):
         raise SpecError("'blocks' must be a mapping of name(args): layers", file=file,
                         line=data.line_of("blocks"))
