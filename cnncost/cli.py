@@ -125,30 +125,65 @@ def specs(
 @app.command()
 @user_errors
 def verify(
-    models: Annotated[list[str] | None, typer.Argument(help="Models to check (default: all with --all)")] = None,
+    models: Annotated[list[str] | None, typer.Argument(help="Models to check")] = None,
     all_models: Annotated[bool, typer.Option("--all", help="Check every built-in spec")] = False,
-    against: Annotated[str, typer.Option(help="Comma-separated: paper")] = "paper",
+    against: Annotated[str | None, typer.Option(
+        help="Comma-separated: torch (shapes, params, buffers, FlopCounterMode), fvcore, reference, paper. "
+             "Default: all four when torch is installed, else paper")] = None,
     format: FormatOpt = "rich",
 ) -> None:
-    """Check specs against published numbers (paper tables, lecture notes)."""
-    from cnncost.analysis.published import check_models
+    """Check specs exactly against torch, fvcore, the reference model, and published numbers."""
+    import importlib.util
+
+    from cnncost.analysis.published import check_model
     from cnncost.report.sink import FORMATS, render
-    from cnncost.report.verify import paper_report
+    from cnncost.report.verify import verify_report
     from cnncost.spec.catalog import all_models as catalog
+    from cnncost.spec.catalog import load_model
 
     check_choice(format, FORMATS, "--format")
-    wanted = [a.strip() for a in against.split(",") if a.strip()]
+    has_torch = importlib.util.find_spec("torch") is not None
+    wanted = [a.strip() for a in (against or ("torch,fvcore,reference,paper" if has_torch else "paper")).split(",")
+              if a.strip()]
     for a in wanted:
-        check_choice(a, ("paper",), "--against")
+        check_choice(a, ("torch", "fvcore", "reference", "paper"), "--against")
+    if set(wanted) - {"paper"} and not has_torch:
+        raise SpecError("--against torch/fvcore/reference needs torch",
+                        expected="pip install 'cnncost[torch]', or --against paper")
     names = list(models or [])
     if all_models:
         names = sorted({target for _, target in catalog().values()})
     if not names:
         raise SpecError("no model given", expected="MODEL ... or --all")
-    results = check_models(names)
-    render(paper_report(results), format)
-    if any(r.status == "fail" for r in results):
+    specs = [load_model(n) for n in names]
+    paper = [r for s in specs for r in check_model(s)] if "paper" in wanted else []
+    checks: list[Any] = []
+    torch_checks = [a for a in wanted if a != "paper"]
+    if torch_checks:
+        from rich.progress import Progress
+
+        from cnncost.torch.crosscheck import crosscheck
+
+        with Progress(transient=True, console=_stderr_console()) as progress:
+            task = progress.add_task("instantiating models", total=len(specs))
+            for s in specs:
+                progress.update(task, description=f"checking {s.name}")
+                checks += crosscheck(s, torch_checks)
+                progress.advance(task)
+    report = verify_report(paper, checks)
+    render(report, format)
+    if report.data["summary"]["fail"]:
+        for c in checks:
+            if not c.ok:
+                for d in c.details:
+                    print(f"  {c.model}: {d}", file=sys.stderr)
         raise typer.Exit(1)
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 @app.command()

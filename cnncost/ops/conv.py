@@ -22,7 +22,7 @@ def window_out(kind: str, hw: tuple[int, int], k: tuple[int, int], s: tuple[int,
                pad: tuple[int, int, int, int], d: tuple[int, int], ceil_mode: bool,
                warn: Warn) -> tuple[int, int]:
     """Spatial output of a sliding window, with the errors and warnings users need."""
-    out = []
+    out, unread, spans = [], [], []
     for axis, name in ((0, "rows"), (1, "columns")):
         p = (pad[2 * axis], pad[2 * axis + 1])
         n, kk, ss, dd = hw[axis], k[axis], s[axis], d[axis]
@@ -37,10 +37,15 @@ def window_out(kind: str, hw: tuple[int, int], k: tuple[int, int], s: tuple[int,
         tail = 0 if ceil_mode or kk < ss else unread_tail(n, kk, ss, p, dd)
         if tail:
             first = n - tail
-            span = n + p[0] + p[1] - eff
-            warn(f"stride {ss} does not tile the input: ({n}+{p[0] + p[1]}-{eff})/{ss}+1 = "
-                 f"{span / ss + 1:.2f}; input {name} {first}..{n - 1} are never read")
+            unread.append(f"{name} {first}" + (f"..{n - 1}" if tail > 1 else ""))
+            span = f"({n}+{p[0] + p[1]}-{eff})/{ss}+1 = {(n + p[0] + p[1] - eff) / ss + 1:.2f}"
+            if span not in spans:
+                spans.append(span)
         out.append(length)
+    if unread:
+        warn(f"stride {s[0] if s[0] == s[1] else s} does not tile the input: {', '.join(spans)}; "
+             f"input {' and '.join(unread)} {'is' if len(unread) == 1 and '..' not in unread[0] else 'are'}"
+             f" never read")
     return out[0], out[1]
 
 

@@ -189,8 +189,9 @@ class _Expander:
             named = not known or (key in REGISTRY and isinstance(value, LDict)
                                   and any(k in self.kinds and not _is_field(key, k) for k in value))
             if named:
-                if not isinstance(value, (str, list, LDict)):
-                    raise self.unknown(key, line)
+                looks_like_fields = isinstance(value, LDict) and not any(k in self.kinds for k in value)
+                if not isinstance(value, (str, list, LDict)) or looks_like_fields:
+                    raise self.unknown(key, line)  # {covn: {out: 8}}: a typo, not a name
                 kind, inner, mods, _ = self.parse(value, line)
                 return kind, inner, mods, str(key)
         if len(known) > 1:

@@ -1,0 +1,9 @@
+"""Everything that needs torch: the spec → ``nn.Module`` builder and the cross-checks.
+
+This is the only package that imports torch; the analytical path never imports it.
+"""
+
+import warnings
+
+# torchvision/fvcore call torch.jit.script at import; torch 2.14 warns that it is deprecated.
+warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated", category=FutureWarning)

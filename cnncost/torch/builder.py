@@ -1,0 +1,66 @@
+"""Build an ``nn.Module`` from a spec graph, with module names equal to the spec's layer paths.
+
+>>> model = build("resnet50")            # doctest: +SKIP
+>>> dict(model.named_modules())["conv2_x.0.conv1"]
+Conv2d(64, 64, kernel_size=(1, 1), stride=(1, 1), bias=False)
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from cnncost.ops.base import Shape
+from cnncost.spec.catalog import load_model
+from cnncost.spec.expand import Graph, expand
+from cnncost.spec.family import ModelSpec
+from cnncost.torch.layers import to_module
+
+
+class _Container(nn.Module):
+    """A named level of the spec (stage, block, branch): holds children, runs nothing itself."""
+
+
+class SpecNet(nn.Module):
+    """Runs the spec's graph node by node; tensors are freed after their last reader."""
+
+    def __init__(self, graph: Graph) -> None:
+        super().__init__()
+        self.graph = graph
+        self.paths: list[str] = []
+        last_use: dict[int, int] = {}
+        for node in graph.nodes[1:]:
+            assert node.op is not None
+            self._place(node.path, to_module(node.op, list(node.in_shapes), node.out_shape))
+            self.paths.append(".".join(node.path))
+            for i in node.inputs:
+                last_use[i] = node.id
+        self._free_after = {n: [i for i, last in last_use.items() if last == n and i != graph.output]
+                            for n in range(len(graph.nodes))}
+        self._modules_by_node = [self.get_submodule(p) for p in self.paths]
+
+    def _place(self, path: tuple[str, ...], module: nn.Module) -> None:
+        parent: nn.Module = self
+        for part in path[:-1]:
+            child = parent._modules.get(part)
+            if child is None:
+                child = _Container()
+                parent.add_module(part, child)
+            parent = child
+        parent.add_module(path[-1], module)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        values: dict[int, torch.Tensor] = {0: x}
+        for node, module in zip(self.graph.nodes[1:], self._modules_by_node, strict=True):
+            values[node.id] = module(*(values[i] for i in node.inputs))
+            for i in self._free_after[node.id]:
+                values.pop(i, None)
+        return values[self.graph.output]
+
+
+def build(model: ModelSpec | str | Graph, input_shape: Shape | None = None) -> SpecNet:
+    """Instantiate a spec with random init (no weights are ever downloaded)."""
+    if isinstance(model, Graph):
+        return SpecNet(model)
+    spec = load_model(model) if isinstance(model, str) else model
+    return SpecNet(expand(spec, input_shape))

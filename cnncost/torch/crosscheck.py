@@ -1,0 +1,179 @@
+"""Check the analysis against the instantiated model, exactly, layer by layer.
+
+Three independent oracles: the spec-built torch model (shapes from forward hooks,
+parameter and buffer counts), fvcore's ``FlopCountAnalysis`` (per module, under cnncost's
+``fvcore`` convention) and ``torch.utils.flop_counter.FlopCounterMode`` (total = 2 × MACs),
+plus the reference implementation the spec names (torchvision / timm).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from cnncost.analysis.cost import Analysis, analyze_graph
+from cnncost.spec.expand import expand
+from cnncost.spec.family import ModelSpec
+from cnncost.torch.builder import SpecNet
+from cnncost.torch.reference import build_reference
+
+AGAINST = ("torch", "fvcore", "reference")
+
+FVCORE_SKIPS = {
+    "aten::add": "element-wise adds (residual sums, LRN internals): not counted by fvcore",
+    "aten::add_": "in-place residual adds: not counted by fvcore",
+    "aten::div": "element-wise divides (LRN): not counted by fvcore",
+    "aten::avg_pool3d": "LRN's window sum across channels: not counted by fvcore",
+    "aten::tanh": "activations are not counted by fvcore",
+    "aten::cat": "concat moves data, no arithmetic",
+    "aten::max_pool2d": "max-pool: fvcore has no handle (cnncost `all` counts k·k per output)",
+    "aten::avg_pool2d": "window average pool: fvcore has no handle",
+    "aten::relu": "activations are not counted by fvcore",
+    "aten::relu_": "activations are not counted by fvcore",
+    "aten::dropout": "dropout: identity at inference",
+    "aten::flatten": "a view",
+    "aten::mul": "SE gating multiply: not counted by fvcore",
+    "aten::sigmoid": "activations are not counted by fvcore",
+}
+"""fvcore's unsupported-op list, explained: what it skips and why that is not a gap in cnncost."""
+
+
+@dataclass
+class Check:
+    model: str
+    check: str
+    engine: Any
+    """cnncost's analytical value."""
+    oracle: Any
+    """What torch / fvcore / the reference model measured."""
+    ok: bool
+    details: list[str] = field(default_factory=list)
+    skipped: dict[str, tuple[int, str]] = field(default_factory=dict)
+    """fvcore's unsupported ops: name → (calls, why cnncost agrees they are not counted)."""
+
+
+def _int_eq(model: str, name: str, engine: int, oracle: int, details: list[str] | None = None) -> Check:
+    return Check(model, name, engine, oracle, engine == oracle, details or [])
+
+
+def _layer_diff(path: str, what: str, engine: int, torch_value: int, hint: str = "") -> str:
+    return f"{path}: engine {engine:,} {what}, torch {torch_value:,}" + (f" — {hint}" if hint else "")
+
+
+def run_model(model: nn.Module, shape: tuple[int, ...], batch: int = 1) -> tuple[torch.Tensor, dict[str, Any]]:
+    model.eval()
+    x = torch.randn(batch, *shape)
+    with torch.no_grad():
+        y = model(x)
+    return y, {"x": x}
+
+
+def fvcore_counts(model: nn.Module, x: torch.Tensor) -> tuple[int, dict[str, int], dict[str, int]]:
+    """fvcore total, per-module counts and unsupported ops (name → calls) of ``model(x)``."""
+    from fvcore.nn import FlopCountAnalysis
+
+    logging.getLogger("fvcore").setLevel(logging.ERROR)
+    fca = FlopCountAnalysis(model.eval(), x).unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # fvcore traces with torch.jit
+        total = int(fca.total())
+    return total, {k: int(v) for k, v in fca.by_module().items()}, dict(fca.unsupported_ops())
+
+
+def flop_counter_total(model: nn.Module, x: torch.Tensor) -> int:
+    """torch's own counter (2 per multiply-add, conv and matmul). Under no_grad: inference_mode hides ops."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model.eval()(x)
+    return int(counter.get_total_flops())
+
+
+def check_against_torch(a: Analysis, net: SpecNet, x: torch.Tensor) -> list[Check]:
+    name, out = a.model.name, []
+    modules = dict(net.named_modules())
+    shapes: dict[str, tuple[int, ...]] = {}
+    hooks = []
+    for path in net.paths:
+        def hook(_m: nn.Module, _i: Any, o: torch.Tensor, path: str = path) -> None:
+            shapes[path] = tuple(o.shape[1:])
+        hooks.append(modules[path].register_forward_hook(hook))
+    with torch.no_grad():
+        net.eval()(x)
+    for h in hooks:
+        h.remove()
+    shape_diffs, param_diffs, buffer_diffs = [], [], []
+    for layer in a.layers[1:]:
+        path = layer.name
+        if shapes.get(path) != tuple(layer.out_shape):
+            shape_diffs.append(f"{path}: engine {layer.out_shape}, torch {shapes.get(path)}")
+        m = modules[path]
+        p = sum(t.numel() for t in m.parameters())
+        if p != layer.params:
+            hint = "bias?" if abs(p - layer.params) == layer.out_shape[0] else ""
+            param_diffs.append(_layer_diff(path, "params", layer.params, p, hint))
+        b = sum(t.numel() for t in m.buffers())
+        if b != layer.buffers:
+            buffer_diffs.append(_layer_diff(path, "buffer elements", layer.buffers, b))
+    n_layers = len(a.layers) - 1
+    out.append(Check(name, "shapes (forward hooks)", n_layers, n_layers - len(shape_diffs),
+                     not shape_diffs, shape_diffs))
+    out.append(_int_eq(name, "params (trainable)", a.totals.params,
+                       sum(p.numel() for p in net.parameters() if p.requires_grad), param_diffs))
+    out.append(_int_eq(name, "buffers (BN running stats)", a.totals.buffers,
+                       sum(b.numel() for b in net.buffers()), buffer_diffs))
+    out.append(_int_eq(name, "FlopCounterMode = 2×MACs", a.totals.flops, flop_counter_total(net, x)))
+    return out
+
+
+def check_against_fvcore(a: Analysis, net: SpecNet, x: torch.Tensor) -> list[Check]:
+    total, by_module, unsupported = fvcore_counts(net, x)
+    diffs = [_layer_diff(r.name, "fvcore flops", r.fvcore, by_module.get(r.name, 0))
+             for r in a.layers[1:] if by_module.get(r.name, 0) != r.fvcore]
+    check = _int_eq(a.model.name, "fvcore total (fvcore convention)", a.totals.fvcore, total, diffs)
+    check.skipped = {op: (n, FVCORE_SKIPS.get(op, "not counted by fvcore")) for op, n in sorted(unsupported.items())}
+    return [check]
+
+
+def check_against_reference(a: Analysis, spec: ModelSpec) -> list[Check]:
+    name, ref = a.model.name, build_reference(spec.reference).eval()
+    x = torch.randn(1, *a.input_shape)
+    with torch.no_grad():
+        y = ref(x)
+    if isinstance(y, (tuple, list)):
+        y = y[0]
+    total, _, _ = fvcore_counts(ref, x)
+    label = f"reference {spec.reference}"
+    return [
+        _int_eq(name, f"{label}: params", a.totals.params, sum(p.numel() for p in ref.parameters())),
+        _int_eq(name, f"{label}: buffers", a.totals.buffers, sum(b.numel() for b in ref.buffers())),
+        _int_eq(name, f"{label}: fvcore total", a.totals.fvcore, total),
+        Check(name, f"{label}: output shape", list(a.layers[-1].out_shape) if a.graph.output ==
+              len(a.graph.nodes) - 1 else list(a.graph.nodes[a.graph.output].out_shape),
+              list(y.shape[1:]), list(y.shape[1:]) == list(a.graph.nodes[a.graph.output].out_shape)),
+    ]
+
+
+def crosscheck(spec: ModelSpec, against: Iterable[str] = AGAINST) -> list[Check]:
+    """All requested checks of one spec at its own input size, batch 1."""
+    against = set(against)
+    torch.manual_seed(0)
+    graph = expand(spec)
+    a = analyze_graph(graph)
+    out: list[Check] = []
+    if against & {"torch", "fvcore"}:
+        net = SpecNet(graph).eval()
+        x = torch.randn(1, *graph.input_shape)
+        if "torch" in against:
+            out += check_against_torch(a, net, x)
+        if "fvcore" in against:
+            out += check_against_fvcore(a, net, x)
+    if "reference" in against and spec.reference:
+        out += check_against_reference(a, spec)
+    return out

@@ -1,0 +1,207 @@
+"""Spec op → torch module, one small builder per op kind (the analytical ops stay torch-free)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cnncost.errors import SpecError
+from cnncost.ops.base import Op, Shape
+
+Builder = Callable[[Op, list[Shape], Shape], nn.Module]
+BUILDERS: dict[str, Builder] = {}
+
+
+def builds(*kinds: str) -> Callable[[Builder], Builder]:
+    def deco(fn: Builder) -> Builder:
+        for k in kinds:
+            BUILDERS[k] = fn
+        return fn
+    return deco
+
+
+def to_module(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    """The torch module that runs ``op`` exactly as the analysis counts it."""
+    builder = BUILDERS.get(op.kind)
+    if builder is None:
+        raise SpecError(f"no torch builder for op {op.kind!r}")
+    return builder(op, ins, out)
+
+
+def _symmetric(pad: tuple[int, int, int, int]) -> tuple[int, int] | None:
+    t, b, left, r = pad
+    return (t, left) if t == b and left == r else None
+
+
+class Padded(nn.Sequential):
+    """Asymmetric ('same' with stride) padding before a window op, as TensorFlow pads."""
+
+    def __init__(self, pad: tuple[int, int, int, int], inner: nn.Module, value: float = 0.0) -> None:
+        super().__init__()
+        self.pad = (pad[2], pad[3], pad[0], pad[1])
+        self.value = value
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(F.pad(x, self.pad, value=self.value))
+
+
+@builds("conv")
+def _conv(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    v, pad = op.v, op.padding  # type: ignore[attr-defined]
+    sym = _symmetric(pad)
+    conv = nn.Conv2d(ins[0][0], v["out"], v["k"], v["stride"], sym or 0, v["dilation"], v["groups"], v["bias"])
+    return conv if sym is not None else Padded(pad, conv)
+
+
+@builds("linear")
+def _linear(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    return nn.Linear(ins[0][0], op.v["out"], bias=op.v["bias"])
+
+
+@builds("bn")
+def _bn(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    cls = nn.BatchNorm2d if len(ins[0]) == 3 else nn.BatchNorm1d
+    v = op.v
+    return cls(ins[0][0], eps=v["eps"], momentum=v["momentum"], affine=v["affine"],
+               track_running_stats=v["track_running_stats"])
+
+
+@builds("lrn")
+def _lrn(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    v = op.v
+    return nn.LocalResponseNorm(v["size"], v["alpha"], v["beta"], v["k"])
+
+
+_ACTIVATIONS: dict[str, Callable[..., nn.Module]] = {
+    "relu": nn.ReLU, "relu6": nn.ReLU6, "silu": nn.SiLU, "hardswish": nn.Hardswish,
+    "hardsigmoid": nn.Hardsigmoid,
+}
+
+
+@builds(*_ACTIVATIONS)
+def _act(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    return _ACTIVATIONS[op.kind](inplace=op.v["inplace"])
+
+
+@builds("leaky_relu")
+def _leaky(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    return nn.LeakyReLU(op.v["negative_slope"], inplace=op.v["inplace"])
+
+
+@builds("elu")
+def _elu(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    return nn.ELU(op.v["alpha"], inplace=op.v["inplace"])
+
+
+@builds("sigmoid", "tanh", "gelu")
+def _pure(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    return {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "gelu": nn.GELU}[op.kind]()
+
+
+@builds("softmax")
+def _softmax(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    return nn.Softmax(dim=op.v["dim"] + 1)
+
+
+@builds("maxpool")
+def _maxpool(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    v, pad = op.v, op.padding  # type: ignore[attr-defined]
+    sym = _symmetric(pad)
+    pool = nn.MaxPool2d(v["k"], v["stride"] or v["k"], sym or 0, v["dilation"], ceil_mode=v["ceil_mode"])
+    return pool if sym is not None else Padded(pad, pool, float("-inf"))
+
+
+@builds("avgpool")
+def _avgpool(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    v, pad = op.v, op.padding  # type: ignore[attr-defined]
+    sym = _symmetric(pad)
+    if sym is None:
+        raise SpecError("avgpool: asymmetric padding has no torch equivalent", expected="symmetric padding")
+    return nn.AvgPool2d(v["k"], v["stride"] or v["k"], sym, ceil_mode=v["ceil_mode"],
+                        count_include_pad=v["count_include_pad"])
+
+
+@builds("adaptive_avgpool", "global_avgpool")
+def _adaptive_avg(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    return nn.AdaptiveAvgPool2d(out[1:])
+
+
+@builds("adaptive_maxpool")
+def _adaptive_max(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    return nn.AdaptiveMaxPool2d(out[1:])
+
+
+@builds("flatten")
+def _flatten(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    return nn.Flatten(1)
+
+
+@builds("dropout")
+def _dropout(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    return nn.Dropout(op.v["p"], inplace=op.v["inplace"])
+
+
+@builds("identity")
+def _identity(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    return nn.Identity()
+
+
+@builds("zeropad")
+def _zeropad(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    t, b, left, r = op.v["pad"]
+    return nn.ZeroPad2d((left, r, t, b))
+
+
+class Concat(nn.Module):
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        return torch.cat(xs, 1)
+
+
+class Add(nn.Module):
+    """``a + b + ...``; in place (``a += b``) where the spec says so, as torchvision's ResNet does."""
+
+    def __init__(self, inplace: bool) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, first: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
+        out = first
+        for x in rest:
+            out = out.add_(x) if self.inplace else out + x
+        return out
+
+
+class Mul(nn.Module):
+    def __init__(self, inplace: bool) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, first: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
+        out = first
+        for x in rest:
+            out = out.mul_(x) if self.inplace else out * x
+        return out
+
+
+@builds("concat")
+def _concat(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    return Concat()
+
+
+@builds("add")
+def _add(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    return Add(op.v["inplace"])
+
+
+@builds("mul")
+def _mul(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    return Mul(op.v["inplace"])
+
+
+def unsupported_kinds(kinds: Any) -> list[str]:
+    return sorted(k for k in kinds if k not in BUILDERS)
