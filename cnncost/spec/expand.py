@@ -64,6 +64,8 @@ class Graph:
     nodes: list[Node]
     output: int
     warnings: list[SpecWarning] = field(default_factory=list)
+    aux_outputs: list[int] = field(default_factory=list)
+    """Side heads' outputs (GoogLeNet's auxiliary classifiers), returned after the main output."""
 
 
 def _is_field(kind: str, key: str) -> bool:
@@ -119,6 +121,7 @@ class _Expander:
         self.input_shape = input_shape
         self.nodes: list[Node] = []
         self.warnings: list[SpecWarning] = []
+        self.aux_outputs: list[int] = []
         self.base_env: dict[str, Any] = dict(model.params)
         self.kinds = set(REGISTRY) | set(STRUCTURES) | set(model.blocks)
         for block in model.blocks.values():
@@ -132,7 +135,7 @@ class _Expander:
             x = self.seq(self.m.layers, self.base_env, x, _Scope(()))
         except SpecError as exc:
             raise exc.with_context(file=self.m.file) from None
-        return Graph(self.m, self.input_shape, self.nodes, x, self.warnings)
+        return Graph(self.m, self.input_shape, self.nodes, x, self.warnings, self.aux_outputs)
 
     # -- plumbing ---------------------------------------------------------------------
     def add_node(self, path: tuple[str, ...], op: Op | None, inputs: tuple[int, ...],
@@ -442,7 +445,7 @@ class _Expander:
               scope: _Scope, line: int | None) -> int:
         """A side output: its layers are expanded (and costed) but the main path ignores them."""
         self.no_extra("aux", mods)
-        self.seq(value, env, x, scope)
+        self.aux_outputs.append(self.seq(value, env, x, scope))
         return x
 
     def no_extra(self, kind: str, mods: dict[str, Any]) -> None:

@@ -35,7 +35,8 @@ class SpecNet(nn.Module):
             self.paths.append(".".join(node.path))
             for i in node.inputs:
                 last_use[i] = node.id
-        self._free_after = {n: [i for i, last in last_use.items() if last == n and i != graph.output]
+        keep = {graph.output, *graph.aux_outputs}
+        self._free_after = {n: [i for i, last in last_use.items() if last == n and i not in keep]
                             for n in range(len(graph.nodes))}
         self._modules_by_node = [self.get_submodule(p) for p in self.paths]
 
@@ -49,12 +50,16 @@ class SpecNet(nn.Module):
             parent = child
         parent.add_module(path[-1], module)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """The main output, or ``(main, *aux)`` when the spec has side heads (always computed,
+        as the analysis counts them: they are the training-time cost)."""
         values: dict[int, torch.Tensor] = {0: x}
         for node, module in zip(self.graph.nodes[1:], self._modules_by_node, strict=True):
             values[node.id] = module(*(values[i] for i in node.inputs))
             for i in self._free_after[node.id]:
                 values.pop(i, None)
+        if self.graph.aux_outputs:
+            return (values[self.graph.output], *(values[i] for i in self.graph.aux_outputs))
         return values[self.graph.output]
 
 
