@@ -6,7 +6,8 @@ Example (VGG-16 conv1_1 on 3×224×224): weights 3·3·3·64 = 1,728, biases 64,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from cnncost.analysis.conventions import CONVENTIONS, OP_CLASSES
 from cnncost.errors import SpecError, SpecWarning
@@ -15,9 +16,11 @@ from cnncost.spec.expand import Graph, expand
 from cnncost.spec.family import ModelSpec
 
 
-@dataclass(frozen=True)
-class LayerCost:
-    """Exact costs of one layer (or of a collapsed group of layers), for the whole batch."""
+class LayerCost(NamedTuple):
+    """Exact costs of one layer (or of a collapsed group of layers), for the whole batch.
+
+    Immutable (a NamedTuple: cheaper to build than a frozen dataclass, ResNet-152 has 516).
+    """
 
     path: tuple[str, ...]
     kind: str
@@ -28,7 +31,7 @@ class LayerCost:
     biases: int = 0
     buffers: int = 0
     macs: int = 0
-    ops: dict[str, int] = field(default_factory=dict)
+    ops: dict[str, int] = {}  # noqa: RUF012 - never mutated; each layer gets its own dict
     fvcore: int = 0
     activations: int = 0
     layers: int = 1
@@ -124,8 +127,12 @@ def _sum(path: tuple[str, ...], rows: list[LayerCost], kind: str) -> LayerCost:
 
 
 def _group_label(rows: list[LayerCost]) -> str:
+    """``conv 3×3 + relu`` for a short group, ``10 ops, 3 weight layers`` for a long one."""
+    if len(rows) <= 3:
+        return " + ".join(r.label for r in rows)
     weight_layers = sum(1 for r in rows if r.kind in ("conv", "linear"))
-    return f"{len(rows)} ops, {weight_layers} weight layers" if weight_layers else f"{len(rows)} ops"
+    plural = "s" if weight_layers != 1 else ""
+    return f"{len(rows)} ops, {weight_layers} weight layer{plural}" if weight_layers else f"{len(rows)} ops"
 
 
 def analyze_graph(graph: Graph, batch: int = 1) -> Analysis:
@@ -150,7 +157,7 @@ def analyze_graph(graph: Graph, batch: int = 1) -> Analysis:
             activations=numel(out) * batch if op.new_tensor() else 0, line=node.line,
         ))
     totals = _sum(("total",), layers, "total")
-    totals = LayerCost(**{**totals.__dict__, "ops": {k: totals.ops.get(k, 0) for k in OP_CLASSES}})
+    totals = totals._replace(ops={k: totals.ops.get(k, 0) for k in OP_CLASSES})
     return Analysis(graph.model, graph.input_shape, batch, tuple(layers), totals,
                     tuple(graph.warnings), graph)
 

@@ -61,8 +61,11 @@ class Op:
     def resolve(cls, args: Mapping[str, Any] | None, env: Mapping[str, Any]) -> Op:
         """Validate ``args`` against ``fields``, evaluate expressions, fill defaults."""
         args = args or {}
-        lookup = {name: name for name in cls.fields}
-        lookup.update({alias: name for name, f in cls.fields.items() for alias in f.aliases})
+        lookup = cls.__dict__.get("_lookup")
+        if lookup is None:  # built once per class: field names and aliases → field
+            lookup = {name: name for name in cls.fields}
+            lookup.update({alias: name for name, f in cls.fields.items() for alias in f.aliases})
+            cls._lookup = lookup  # type: ignore[attr-defined]
         values: dict[str, Any] = {}
         for key, raw in args.items():
             if key not in lookup:

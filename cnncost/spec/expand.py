@@ -25,11 +25,11 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from cnncost.errors import SpecError, SpecWarning
 from cnncost.ops import REGISTRY, Op, Shape
-from cnncost.spec.expr import evaluate, is_expression
+from cnncost.spec.expr import evaluate, is_expression, names_in
 from cnncost.spec.family import ModelSpec
 from cnncost.spec.yamlload import LDict, LList
 
@@ -38,9 +38,11 @@ MERGES = ("concat", "add", "mul")
 _LOOP_KEYS = {"body", "block", "first", "last", "at", "args"}
 
 
-@dataclass(frozen=True)
-class Node:
-    """One op applied to earlier nodes' outputs. Node 0 is the network input (``op`` None)."""
+class Node(NamedTuple):
+    """One op applied to earlier nodes' outputs. Node 0 is the network input (``op`` None).
+
+    Immutable; a NamedTuple because a deep net has thousands and dataclass(frozen) is 3× slower to build.
+    """
 
     id: int
     path: tuple[str, ...]
@@ -68,6 +70,18 @@ class Graph:
     """Side heads' outputs (GoogLeNet's auxiliary classifiers), returned after the main output."""
 
 
+def _names(raw: Any) -> set[str]:
+    if isinstance(raw, str):
+        return set(names_in(raw)) if is_expression(raw) else set()
+    if isinstance(raw, list):
+        return {n for r in raw for n in _names(r)}
+    return set()
+
+
+def _freeze(value: Any) -> Any:
+    return tuple(_freeze(v) for v in value) if isinstance(value, list) else value
+
+
 def _is_field(kind: str, key: str) -> bool:
     fields = REGISTRY[kind].fields
     return key in fields or any(key in f.aliases for f in fields.values())
@@ -91,6 +105,15 @@ class _Scope:
                         self.reserved.add(it["name"])
                     elif len(it) == 1:
                         self.reserved.add(next(iter(it)))
+
+    def index(self) -> str:
+        """The next repetition name: ``0``, ``1``, ... (continuing across anonymous repeats)."""
+        n = self.counts.get("", 0)
+        while str(n) in self.used or str(n) in self.reserved:
+            n += 1
+        self.counts[""] = n + 1
+        self.used.add(str(n))
+        return str(n)
 
     def name(self, explicit: str | None, kind: str, line: int | None) -> str:
         if explicit is not None:
@@ -122,6 +145,7 @@ class _Expander:
         self.nodes: list[Node] = []
         self.warnings: list[SpecWarning] = []
         self.aux_outputs: list[int] = []
+        self.resolved: dict[tuple[Any, ...], dict[str, Any]] = {}
         self.base_env: dict[str, Any] = dict(model.params)
         self.kinds = set(REGISTRY) | set(STRUCTURES) | set(model.blocks)
         for block in model.blocks.values():
@@ -218,19 +242,22 @@ class _Expander:
              line: int | None) -> int:
         kind, value, mods, name = self.parse(item, line)
         line = getattr(item, "line", None) or line
+        if name is None and kind in ("repeat", "dense"):
+            # An anonymous repeat adds no level: its repetitions are 0, 1, ... of the parent.
+            return self.at(kind, value, mods, env, x, scope.path, line, scope)
         label = kind if kind not in ("block",) else str(value)
         path = (*scope.path, scope.name(name, label, line))
         return self.at(kind, value, mods, env, x, path, line)
 
     def at(self, kind: str, value: Any, mods: dict[str, Any], env: Mapping[str, Any], x: int,
-           path: tuple[str, ...], line: int | None) -> int:
-        """Expand one parsed item whose own path is ``path``."""
+           path: tuple[str, ...], line: int | None, scope: _Scope | None = None) -> int:
+        """Expand one parsed item whose own path is ``path`` (children named in ``scope``)."""
         try:
             mods = dict(mods)
             if "when" in mods and not self.eval(mods.pop("when"), self.shape_env(env, x)):
                 return x
             then = mods.pop("then", None)
-            inner = _Scope(path)
+            inner = scope or _Scope(path)
             if kind in STRUCTURES:
                 x = getattr(self, "s_" + kind)(value, mods, env, x, inner, line)
             elif kind in self.m.blocks:
@@ -254,11 +281,37 @@ class _Expander:
         if value is not None and not isinstance(value, LDict):
             raise SpecError(f"{kind}: expected a mapping of fields, got {value!r}",
                             expected=f"{{{kind}: {{{', '.join(cls.fields)}}}}}")
-        op = cls.resolve(value, self.shape_env(env, x))
+        op = cls(self.resolved_fields(cls, value, env, x))
         if cls.arity != 1:
             raise SpecError(f"{kind} merges branches", expected=f"{{{kind}: [branch, branch, ...]}}")
         out = op.infer([self.nodes[x].out_shape], self.warner(path, line))
         return self.add_node(path, op, (x,), out, line)
+
+    def resolved_fields(self, cls: type[Op], value: LDict | None, env: Mapping[str, Any],
+                        x: int) -> dict[str, Any]:
+        """``cls.resolve(...).v``, memoised on the YAML node and the variables it reads.
+
+        A block repeated 36 times resolves its layers' fields once per distinct argument set,
+        which keeps ResNet-152's expansion within a few milliseconds.
+        """
+        if not value:
+            key: tuple[Any, ...] = (cls, None)
+        else:
+            names = sorted({n for v in value.values() for n in _names(v)})
+            scope = self.shape_env(env, x) if names else env
+            try:
+                key = (cls, id(value), *((n, _freeze(scope.get(n))) for n in names))
+                hash(key)
+            except TypeError:
+                return cls.resolve(value, scope).v
+            cached = self.resolved.get(key)
+            if cached is None:
+                cached = self.resolved[key] = cls.resolve(value, scope).v
+            return dict(cached)
+        cached = self.resolved.get(key)
+        if cached is None:
+            cached = self.resolved[key] = cls.resolve(value, env).v
+        return dict(cached)
 
     def warner(self, path: tuple[str, ...], line: int | None) -> Any:
         def warn(message: str) -> None:
@@ -370,7 +423,7 @@ class _Expander:
                     kwargs.update(mods[flag])
             kwargs.update(at.get(i) or {})
             loop_env = {**env, "i": i, "n": n}
-            path = (*scope.path, str(i))
+            path = (*scope.path, scope.index())
             if block is not None:
                 y = self.invoke(self.block_name(block, loop_env), positional, kwargs, loop_env, x,
                                 path, line)

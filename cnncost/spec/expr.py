@@ -56,6 +56,12 @@ def _parse(text: str) -> ast.expr:
                         expected="arithmetic such as 'width * 4' or 'a if cond else b'") from None
 
 
+@lru_cache(maxsize=4096)
+def names_in(text: str) -> frozenset[str]:
+    """Variables an expression reads: ``names_in('planes * 4') == {'planes'}``."""
+    return frozenset(n.id for n in ast.walk(_parse(text)) if isinstance(n, ast.Name))
+
+
 def is_expression(text: str) -> bool:
     """True when ``text`` parses as an expression (``'1x1'`` does not, ``'width*4'`` does)."""
     try:
