@@ -31,7 +31,7 @@ class LayerCost(NamedTuple):
     biases: int = 0
     buffers: int = 0
     macs: int = 0
-    ops: dict[str, int] = {}  # noqa: RUF012 - never mutated; each layer gets its own dict
+    ops: dict[str, int] = {}
     fvcore: int = 0
     activations: int = 0
     layers: int = 1

@@ -31,7 +31,8 @@ def layer_table(a: Analysis, *, depth: int | None = None, weights_only: bool = F
 
     rows = [row(r) for r in a.collapsed(depth)]
     t = a.totals
-    footer = {"name": "total", "type": f"{a.depth} weight layers", "output": "",
+    plural = "s" if a.depth != 1 else ""
+    footer = {"name": "total", "type": f"{a.depth} weight layer{plural}", "output": "",
               "params": t.weights if weights_only else t.params, "count": t.count(convention),
               "activations": t.activations, "memory": human_bytes(t.activations * dtype_bytes)}
     batch = f", batch {a.batch}" if a.batch > 1 else ""

@@ -213,8 +213,12 @@ class _Expander:
         if len(item) == 1:
             key, value = next(iter(item.items()))
             # {fc: {linear: ...}}: a name that happens to be an alias, wrapping a layer.
-            named = not known or (key in REGISTRY and isinstance(value, LDict)
-                                  and any(k in self.kinds and not _is_field(key, k) for k in value))
+            # {fc: {linear: ...}}, {avgpool: [...]}, {flatten: flatten}: a name that is also an
+            # op type, wrapping a layer (never for structures: {concat: [...]} are branches).
+            wraps = key in REGISTRY and key not in STRUCTURES and (
+                isinstance(value, list) or (isinstance(value, str) and value in self.kinds)
+                or (isinstance(value, LDict) and any(k in self.kinds and not _is_field(key, k) for k in value)))
+            named = not known or wraps
             if named:
                 looks_like_fields = isinstance(value, LDict) and not any(k in self.kinds for k in value)
                 if not isinstance(value, (str, list, LDict)) or looks_like_fields:
@@ -242,6 +246,13 @@ class _Expander:
              line: int | None) -> int:
         kind, value, mods, name = self.parse(item, line)
         line = getattr(item, "line", None) or line
+        if "when" in mods:  # decided before naming: exclusive alternatives may share a name
+            try:
+                if not self.eval(mods["when"], self.shape_env(env, x)):
+                    return x
+            except SpecError as exc:
+                raise exc.with_context(line=line, path=".".join(scope.path) or None) from None
+            mods = {k: v for k, v in mods.items() if k != "when"}
         if name is None and kind in ("repeat", "dense"):
             # An anonymous repeat adds no level: its repetitions are 0, 1, ... of the parent.
             return self.at(kind, value, mods, env, x, scope.path, line, scope)

@@ -84,7 +84,7 @@ class _Eval:
     def fail(self, message: str, expected: str | None = None) -> SpecError:
         return SpecError(f"in expression {self.text!r}: {message}", expected=expected)
 
-    def visit(self, node: ast.expr) -> Any:  # noqa: PLR0911, PLR0912 - one case per node type
+    def visit(self, node: ast.expr) -> Any:
         if isinstance(node, ast.Constant):
             return node.value
         if isinstance(node, ast.Name):

@@ -78,7 +78,7 @@ def load_yaml(path: Path) -> Any:
 
 def load_yaml_text(text: str, name: str = "<string>") -> Any:
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
+        return yaml.load(text, Loader=_Loader)
     except SpecError as exc:
         raise exc.with_context(file=name) from None
     except yaml.MarkedYAMLError as exc:
