@@ -73,3 +73,16 @@ class Mul(Elementwise):
                 raise SpecError(f"shapes {fmt_shape(s)} and {fmt_shape(out)} cannot be multiplied",
                                 expected="equal shapes or a C×1×1 gate")
         return out
+
+
+@register
+class Sub(Elementwise):
+    """``a - b`` (highway gates: x·(1 − T) = x − x·T)."""
+
+    kind = "sub"
+
+    def infer(self, ins: list[Shape], warn: Warn) -> Shape:
+        if len(ins) != 2 or ins[0] != ins[1]:
+            raise SpecError("sub needs two branches of equal shape",
+                            expected=", ".join(fmt_shape(s) for s in ins) + " to be equal")
+        return ins[0]

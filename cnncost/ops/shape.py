@@ -61,3 +61,18 @@ class ZeroPad(Op):
             raise SpecError("zeropad: pad must be numbers", expected="int, [h, w] or [t, b, l, r]")
         t, b, left, r = self.v["pad"]
         return (c, h + t + b, w + left + r)
+
+
+@register
+class Scale(Op):
+    """Multiply by a constant (Inception-ResNet's residual scaling, ``out * 0.17``): 1 op per element."""
+
+    kind = "scale"
+    op_class = "elementwise"
+    fields = {"value": Field("float", required=True, aliases=("factor",)), "inplace": Field("bool", False)}
+
+    def other_ops(self, ins: list[Shape], out: Shape) -> int:
+        return numel(out)
+
+    def new_tensor(self) -> bool:
+        return not self.v["inplace"]

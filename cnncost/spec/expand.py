@@ -33,8 +33,8 @@ from cnncost.spec.expr import evaluate, is_expression, names_in
 from cnncost.spec.family import ModelSpec
 from cnncost.spec.yamlload import LDict, LList
 
-STRUCTURES = ("seq", "repeat", "block", "concat", "add", "mul", "residual", "dense", "aux")
-MERGES = ("concat", "add", "mul")
+STRUCTURES = ("seq", "repeat", "block", "concat", "add", "mul", "sub", "residual", "dense", "aux")
+MERGES = ("concat", "add", "mul", "sub")
 _LOOP_KEYS = {"body", "block", "first", "last", "at", "args"}
 
 
@@ -256,7 +256,7 @@ class _Expander:
         if name is None and kind in ("repeat", "dense"):
             # An anonymous repeat adds no level: its repetitions are 0, 1, ... of the parent.
             return self.at(kind, value, mods, env, x, scope.path, line, scope)
-        label = kind if kind not in ("block",) else str(value)
+        label = self.block_name(value, self.shape_env(env, x)) if kind == "block" else kind
         path = (*scope.path, scope.name(name, label, line))
         return self.at(kind, value, mods, env, x, path, line)
 
@@ -490,6 +490,10 @@ class _Expander:
     def s_mul(self, value: Any, mods: dict[str, Any], env: Mapping[str, Any], x: int,
               scope: _Scope, line: int | None) -> int:
         return self.s_concat(value, mods, env, x, scope, line, kind="mul")
+
+    def s_sub(self, value: Any, mods: dict[str, Any], env: Mapping[str, Any], x: int,
+              scope: _Scope, line: int | None) -> int:
+        return self.s_concat(value, mods, env, x, scope, line, kind="sub")
 
     def s_residual(self, value: Any, mods: dict[str, Any], env: Mapping[str, Any], x: int,
                    scope: _Scope, line: int | None) -> int:

@@ -188,6 +188,31 @@ class Mul(nn.Module):
         return out
 
 
+class Sub(nn.Module):
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return a - b
+
+
+class Scale(nn.Module):
+    def __init__(self, value: float, inplace: bool) -> None:
+        super().__init__()
+        self.value = value
+        self.inplace = inplace
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mul_(self.value) if self.inplace else x * self.value
+
+
+@builds("sub")
+def _sub(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    return Sub()
+
+
+@builds("scale")
+def _scale(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    return Scale(op.v["value"], op.v["inplace"])
+
+
 @builds("concat")
 def _concat(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
     return Concat()

@@ -1,0 +1,112 @@
+"""Spec-language structures: metamorphic checks (compact ≡ expanded) and torch agreement."""
+
+import pytest
+
+from cnncost import analyze, load_model
+
+
+def costs(a):
+    t = a.totals
+    return (t.params, t.buffers, t.macs, t.all_ops, t.activations, a.layers[-1].out_shape)
+
+
+def test_repeat_equals_copies(write_spec):
+    compact = write_spec("""
+        input: [8, 16, 16]
+        layers:
+          - {repeat: 3, body: [conv: {out: 8, k: 3, pad: 1}, bn, relu]}
+        """, "compact.yaml")
+    expanded = write_spec("""
+        input: [8, 16, 16]
+        layers:
+          - [conv: {out: 8, k: 3, pad: 1}, bn, relu]
+          - [conv: {out: 8, k: 3, pad: 1}, bn, relu]
+          - [conv: {out: 8, k: 3, pad: 1}, bn, relu]
+        """, "expanded.yaml")
+    assert costs(analyze(load_model(str(compact)))) == costs(analyze(load_model(str(expanded))))
+
+
+def test_depthwise_equals_grouped(write_spec):
+    dw = write_spec("""
+        input: [32, 14, 14]
+        layers: [conv: {out: in_ch, k: 3, pad: 1, groups: in_ch, bias: false}]
+        """, "dw.yaml")
+    grouped = write_spec("""
+        input: [32, 14, 14]
+        layers: [conv: {out: 32, k: 3, pad: 1, groups: 32, bias: false}]
+        """, "g.yaml")
+    a = analyze(load_model(str(dw)))
+    assert costs(a) == costs(analyze(load_model(str(grouped))))
+    assert a.totals.params == 32 * 9
+    assert a.totals.macs == 32 * 9 * 14 * 14
+
+
+def test_block_call_forms_agree(write_spec):
+    path = write_spec("""
+        input: [3, 8, 8]
+        params: {which: unit}
+        blocks:
+          unit(w, k=3): [conv: {out: w, k: k, pad: k // 2}]
+        variants:
+          keyword: {}
+          positional: {}
+          chosen: {}
+        layers:
+          - unit: {w: 4}
+          - unit: [4, 1]
+          - {block: which, w: 4}
+        """)
+    a = analyze(load_model(f"{path}:keyword"))
+    assert [r.name for r in a.layers[1:]] == ["unit1.conv1", "unit2.conv1", "unit3.conv1"]
+    assert [r.params for r in a.layers[1:]] == [3 * 9 * 4 + 4, 4 * 4 + 4, 4 * 9 * 4 + 4]
+
+
+DENSE = """
+    input: [16, 8, 8]
+    blocks:
+      layer(growth): [bn, relu, conv: {out: growth, k: 3, pad: 1, bias: false}]
+    layers:
+      - block1: {dense: 4, block: layer, growth: 12}
+      - se: {mul: [identity, [global_avgpool, conv: {out: 4, k: 1}, relu, conv: {out: 64, k: 1}, sigmoid]]}
+      - gate: {sub: [identity, [scale: {value: 0.5}]]}
+      - aux1: {aux: [global_avgpool, flatten, linear: {out: 3}]}
+      - global_avgpool
+      - flatten
+      - linear: {out: 10}
+    """
+
+
+def test_dense_connectivity_shapes(write_spec):
+    a = analyze(load_model(str(write_spec(DENSE))))
+    assert a.within(("block1",)).out_shape == (16 + 4 * 12, 8, 8)
+    convs = [r for r in a.layers if r.kind == "conv" and r.path[0] == "block1"]
+    assert [r.in_shapes[0][0] for r in convs] == [16, 28, 40, 52]
+    assert a.within(("se",)).out_shape == (64, 8, 8)
+
+
+@pytest.mark.torch
+def test_structures_agree_with_torch(write_spec):
+    pytest.importorskip("torch")
+    from cnncost.torch.crosscheck import crosscheck
+
+    checks = crosscheck(load_model(str(write_spec(DENSE))), ["torch", "fvcore"])
+    assert all(c.ok for c in checks), [(c.check, c.engine, c.oracle, c.details) for c in checks if not c.ok]
+
+
+@pytest.mark.torch
+def test_same_padding_with_stride_is_asymmetric_like_tensorflow(write_spec):
+    pytest.importorskip("torch")
+    from cnncost.torch.crosscheck import crosscheck
+
+    path = write_spec("""
+        input: [3, 15, 15]
+        layers:
+          - conv: {out: 8, k: 3, stride: 2, pad: same}
+          - maxpool: {k: 3, stride: 2, pad: same}
+          - conv: {out: 8, k: [1, 7], pad: [0, 3]}
+          - conv: {out: 8, k: [7, 1], pad: [3, 0]}
+          - conv: {out: 8, k: 3, dilation: 2, pad: 2}
+        """)
+    a = analyze(load_model(str(path)))
+    assert [r.out_shape for r in a.layers[1:]] == [(8, 8, 8), (8, 4, 4), (8, 4, 4), (8, 4, 4), (8, 4, 4)]
+    assert all(c.ok for c in crosscheck(load_model(str(path)), ["torch", "fvcore"]))
