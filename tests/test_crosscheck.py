@@ -4,6 +4,8 @@ Costs: ~1-5 s per model on 2 CPU cores (fvcore traces with torch.jit); the whole
 takes a couple of minutes. No weights are downloaded: every model is randomly initialised.
 """
 
+from pathlib import Path
+
 import pytest
 
 from cnncost.spec.catalog import load_model
@@ -74,3 +76,19 @@ def test_a_wrong_layer_is_named(write_spec, monkeypatch):
     params = checks["params (trainable)"]
     assert not params.ok
     assert params.details == ["conv1: engine 216 params, torch 224 — bias?"]
+
+
+@pytest.mark.torch
+def test_a_spec_with_a_wrong_layer_fails_against_its_reference_with_the_layer_named(write_spec):
+    """A ResNet-18 spec whose conv3_x.0.conv2 wrongly has a bias: the reference check names it."""
+    text = (Path(__file__).resolve().parent.parent / "specs" / "resnet.yaml").read_text()
+    wrong = text.replace("      - conv: {out: planes, k: 3, pad: 1, bias: false}\n      - bn\n    shortcut",
+                         "      - conv: {out: planes, k: 3, pad: 1, bias: \"planes != 128\"}\n      - bn\n"
+                         "    shortcut", 1)
+    assert wrong != text
+    spec = load_model(f"{write_spec(wrong, 'resnet.yaml')}:resnet18")
+    checks = {c.check: c for c in crosscheck(spec, ["reference"])}
+    params = checks["reference torchvision.models.resnet18: params"]
+    assert not params.ok
+    assert params.engine - params.oracle == 2 * (64 + 256 + 512)  # 2 blocks per stage, all but conv3_x
+    assert params.details[0] == ("conv2_x.0.conv2 ↔ layer1.0.conv2: engine 36,928 params, torch 36,864 — bias?")

@@ -141,6 +141,39 @@ def check_against_fvcore(a: Analysis, net: SpecNet, x: torch.Tensor) -> list[Che
     return [check]
 
 
+def weight_layers_in_order(model: nn.Module, x: torch.Tensor) -> list[tuple[str, int]]:
+    """(module name, own parameter count) of every module holding parameters, in execution order."""
+    order: list[tuple[str, int]] = []
+    hooks = []
+    for mname, m in model.named_modules():
+        own = sum(p.numel() for p in m.parameters(recurse=False))
+        if own:
+            hooks.append(m.register_forward_hook(
+                lambda _m, _i, _o, mname=mname, own=own: order.append((mname, own))))
+    with torch.no_grad():
+        model.eval()(x)
+    for h in hooks:
+        h.remove()
+    return order
+
+
+def reference_layer_diffs(a: Analysis, ref: nn.Module, x: torch.Tensor, limit: int = 5) -> list[str]:
+    """Align the spec's weight layers with the reference's, in execution order, and name the first
+    that differ: ``layer3.0.conv2 ↔ layer3.0.conv2: engine 589,824 params, torch 590,080 — bias?``."""
+    ours = [(r.name, r.params, r.out_shape[0] if r.out_shape else 0) for r in a.layers if r.params]
+    theirs = weight_layers_in_order(ref, x)
+    diffs = []
+    for (path, p, channels), (rname, rp) in zip(ours, theirs, strict=False):
+        if p != rp:
+            hint = "bias?" if abs(p - rp) == channels else ""
+            diffs.append(_layer_diff(f"{path} ↔ {rname}", "params", p, rp, hint))
+            if len(diffs) >= limit:
+                break
+    if len(ours) != len(theirs):
+        diffs.append(f"{len(ours)} layers with parameters in the spec, {len(theirs)} in the reference")
+    return diffs
+
+
 def check_against_reference(a: Analysis, spec: ModelSpec) -> list[Check]:
     name, ref = a.model.name, build_reference(spec.reference).eval()
     x = torch.randn(1, *a.input_shape)
@@ -150,8 +183,10 @@ def check_against_reference(a: Analysis, spec: ModelSpec) -> list[Check]:
         y = y[0]
     total, _, _ = fvcore_counts(ref, x)
     label = f"reference {spec.reference}"
+    ref_params = sum(p.numel() for p in ref.parameters())
+    diffs = reference_layer_diffs(a, ref, x) if ref_params != a.totals.params else []
     return [
-        _int_eq(name, f"{label}: params", a.totals.params, sum(p.numel() for p in ref.parameters())),
+        _int_eq(name, f"{label}: params", a.totals.params, ref_params, diffs),
         _int_eq(name, f"{label}: buffers", a.totals.buffers, sum(b.numel() for b in ref.buffers())),
         _int_eq(name, f"{label}: fvcore total", a.totals.fvcore, total),
         Check(name, f"{label}: output shape", list(a.layers[-1].out_shape) if a.graph.output ==
