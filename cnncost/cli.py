@@ -90,22 +90,25 @@ def table(
     depth: Annotated[int | None, typer.Option(min=1, help="Collapse layers below this path depth")] = None,
     weights_only: Annotated[bool, typer.Option("--weights-only", help="Params without biases (VGG paper)")] = False,
     convention: ConventionOpt = "macs",
+    params: Annotated[str, typer.Option("--params", help="torch (trainable) | keras (+ BN moving stats, "
+                                                          "as model.summary() counts)")] = "torch",
     format: FormatOpt = "rich",
 ) -> None:
     """Per-layer output shape, params, MACs and activation memory, with totals."""
     from cnncost.analysis.conventions import CONVENTIONS
     from cnncost.analysis.cost import analyze
-    from cnncost.report.layers import layer_table
+    from cnncost.report.layers import PARAM_CONVENTIONS, layer_table
     from cnncost.report.sink import FORMATS, render
     from cnncost.spec.catalog import load_model
 
     check_choice(format, FORMATS, "--format")
     check_choice(convention, list(CONVENTIONS), "--convention")
+    check_choice(params, PARAM_CONVENTIONS, "--params")
     spec = load_model(model)
     a = analyze(spec, parse_input(input, spec.input), batch)
     print_warnings(a.warnings)
     render(layer_table(a, depth=depth, weights_only=weights_only, convention=convention,
-                       dtype=dtype, dtype_bytes=dtype_bytes(dtype)), format)
+                       dtype=dtype, dtype_bytes=dtype_bytes(dtype), params=params), format)
 
 
 @app.command()

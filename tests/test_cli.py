@@ -122,3 +122,15 @@ def test_table_does_not_import_torch_or_pandas():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "IMPORTED []" in r.stderr
     assert json.loads(r.stdout)["totals"]["params"] == 138_357_544
+
+
+def test_keras_param_convention_counts_bn_moving_stats():
+    doc = json.loads(run("table", "resnet18", "--params", "keras", "-f", "json").stdout)
+    t = doc["totals"]
+    bn_channels = (64 + 64 * 4 + 128 * 4 + 256 * 4 + 512 * 4) + 128 + 256 + 512  # main path + shortcuts
+    assert t["non_trainable_params"] == 2 * bn_channels == 9_600
+    assert t["params"] == t["trainable_params"] + 9_600 == 11_689_512 + 9_600
+    assert t["buffers"] == 9_600 + 20  # torch also keeps num_batches_tracked, one per BN
+    rich = run("table", "resnet18", "--params", "keras").stdout
+    assert "Non-trainable params: 9,600" in rich
+    assert run("table", "resnet18", "--params", "caffe").exit_code == 2

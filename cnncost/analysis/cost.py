@@ -30,6 +30,7 @@ class LayerCost(NamedTuple):
     weights: int = 0
     biases: int = 0
     buffers: int = 0
+    counters: int = 0
     macs: int = 0
     ops: dict[str, int] = {}
     fvcore: int = 0
@@ -45,6 +46,15 @@ class LayerCost(NamedTuple):
     def params(self) -> int:
         """Trainable parameters: weights and biases."""
         return self.weights + self.biases
+
+    @property
+    def non_trainable(self) -> int:
+        """Keras's "non-trainable params": BN moving mean and variance (buffers less counters)."""
+        return self.buffers - self.counters
+
+    def param_count(self, convention: str = "torch") -> int:
+        """``torch``: trainable parameters; ``keras``: trainable + non-trainable (BN moving stats)."""
+        return self.params + (self.non_trainable if convention == "keras" else 0)
 
     @property
     def flops(self) -> int:
@@ -120,7 +130,8 @@ def _sum(path: tuple[str, ...], rows: list[LayerCost], kind: str) -> LayerCost:
         path=path, kind=kind, label=_group_label(rows), in_shapes=rows[0].in_shapes,
         out_shape=rows[-1].out_shape,
         weights=sum(r.weights for r in rows), biases=sum(r.biases for r in rows),
-        buffers=sum(r.buffers for r in rows), macs=sum(r.macs for r in rows), ops=ops,
+        buffers=sum(r.buffers for r in rows), counters=sum(r.counters for r in rows),
+        macs=sum(r.macs for r in rows), ops=ops,
         fvcore=sum(r.fvcore for r in rows), activations=sum(r.activations for r in rows),
         layers=sum(r.layers for r in rows), line=rows[0].line,
     )
@@ -152,7 +163,7 @@ def analyze_graph(graph: Graph, batch: int = 1) -> Analysis:
         ops = {op.op_class: 2 * macs if macs else other} if (macs or other) else {}
         layers.append(LayerCost(
             path=node.path, kind=op.kind, label=op.describe(), in_shapes=node.in_shapes,
-            out_shape=out, weights=p.weights, biases=p.biases, buffers=p.buffers, macs=macs,
+            out_shape=out, weights=p.weights, biases=p.biases, buffers=p.buffers, counters=p.counters, macs=macs,
             ops=ops, fvcore=op.fvcore_flops(ins, out) * batch,
             activations=numel(out) * batch if op.new_tensor() else 0, line=node.line,
         ))

@@ -39,6 +39,8 @@ class ParamCount:
     weights: int = 0
     biases: int = 0
     buffers: int = 0
+    counters: int = 0
+    """Of the buffers, scalar bookkeeping (torch's ``num_batches_tracked``), which Keras does not count."""
 
 
 class Op:

@@ -22,7 +22,8 @@ class BatchNorm(Op):
     def params(self, ins: list[Shape]) -> ParamCount:
         c = ins[0][0]
         affine = c if self.v["affine"] else 0
-        return ParamCount(affine, affine, 2 * c + 1 if self.v["track_running_stats"] else 0)
+        track = self.v["track_running_stats"]
+        return ParamCount(affine, affine, 2 * c + 1 if track else 0, 1 if track else 0)
 
     def other_ops(self, ins: list[Shape], out: Shape) -> int:
         """Inference BN is a per-channel scale and shift: 2 ops per element (1 without affine)."""
