@@ -10,7 +10,6 @@ from cnncost.report.numbers import human, human_bytes
 from cnncost.report.numbers import shape as fmt_shape
 from cnncost.report.sink import Column, Report
 
-
 PARAM_CONVENTIONS = ("torch", "keras")
 
 
