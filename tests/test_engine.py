@@ -106,10 +106,12 @@ def test_totals_are_the_sum_of_rows(model):
 
 
 @pytest.mark.parametrize("model", catalogue())
-def test_every_spec_expands_without_warnings_or_errors(model):
+def test_every_spec_expands_and_warnings_name_their_layer(model):
     graph = expand(load_model(model))
     assert graph.nodes[graph.output].out_shape
-    assert [str(w) for w in graph.warnings] == []
+    paths = {n.name for n in graph.nodes}
+    for w in graph.warnings:  # e.g. torchvision's squeezenet1_0 conv1 7×7/2 on 224 never reads row 223
+        assert w.path in paths and w.line and "never read" in w.message
 
 
 def test_weights_only_is_params_minus_biases():

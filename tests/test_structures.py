@@ -110,3 +110,23 @@ def test_same_padding_with_stride_is_asymmetric_like_tensorflow(write_spec):
     a = analyze(load_model(str(path)))
     assert [r.out_shape for r in a.layers[1:]] == [(8, 8, 8), (8, 4, 4), (8, 4, 4), (8, 4, 4), (8, 4, 4)]
     assert all(c.ok for c in crosscheck(load_model(str(path)), ["torch", "fvcore"]))
+
+
+def test_stochastic_depth_expected_training_cost(write_spec):
+    """Linearly decaying survival 1 → 0.5 over L blocks (Huang et al. 2016): block l survives with
+    p_l = 1 − l/L · 0.5, so the expected cost of the blocks is Σ p_l / L = 1 − (L+1)/(4L) of it."""
+    path = write_spec("""
+        input: [16, 8, 8]
+        params: {blocks: 10}
+        blocks:
+          unit(l): {residual: [conv: {out: 16, k: 3, pad: 1, bias: false}], survival: "1 - l / blocks * 0.5"}
+        layers:
+          - {repeat: blocks, block: unit, l: "i + 1"}
+        """)
+    from fractions import Fraction
+
+    a = analyze(load_model(str(path)))
+    per_block = 16 * 9 * 16 * 64
+    assert a.totals.macs == 10 * per_block
+    assert a.totals.train_macs == per_block * sum(1 - Fraction(l, 10) / 2 for l in range(1, 11))
+    assert a.totals.train_macs / a.totals.macs == 1 - Fraction(11, 40)  # 27.5% less: "about 25%"

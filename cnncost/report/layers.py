@@ -44,6 +44,10 @@ def layer_table(a: Analysis, *, depth: int | None = None, weights_only: bool = F
     caption = (f"params {human(t.params)} ({t.weights:,} weights + {t.biases:,} biases; "
                f"{t.buffers:,} buffer elements) · {conv.header}: {human(t.count(convention))} · "
                f"activations: input + every new tensor (in-place ops, dropout and views add none)")
+    if t.train_macs != t.macs:
+        saved = 1 - t.train_macs / t.macs
+        caption += (f" · stochastic depth: expected training MACs {human(float(t.train_macs))} "
+                    f"({float(saved):.1%} less than inference)")
     if params == "keras":
         caption = (f"Total params: {t.param_count('keras'):,} · Trainable params: {t.params:,} · "
                    f"Non-trainable params: {t.non_trainable:,} (Keras convention: BN moving mean and "
@@ -61,6 +65,7 @@ def _layer_json(r: LayerCost, dtype_bytes: int) -> dict[str, Any]:
         "params": r.params, "weights": r.weights, "biases": r.biases, "buffers": r.buffers,
         "macs": r.macs, "flops": r.flops, "ops": dict(r.ops), "all_ops": r.all_ops,
         "fvcore": r.fvcore, "activations": r.activations, "non_trainable": r.non_trainable,
+        "train_macs_expected": float(r.train_macs),
         "activation_bytes": r.activations * dtype_bytes, "line": r.line,
     }
 

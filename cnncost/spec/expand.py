@@ -51,6 +51,8 @@ class Node(NamedTuple):
     in_shapes: tuple[Shape, ...]
     out_shape: Shape
     line: int | None = None
+    survival: float = 1.0
+    """Probability this layer runs in a training step (stochastic depth); 1 at inference."""
 
     @property
     def name(self) -> str:
@@ -78,6 +80,12 @@ def _names(raw: Any) -> set[str]:
     return set()
 
 
+_MISSING = object()
+_SHAPE_VARS = {"in_ch": lambda s: s[0], "in_h": lambda s: s[1], "in_w": lambda s: s[2],
+               "in_shape": lambda s: tuple(s)}
+"""How ``shape_env`` derives each shape variable (kept in step with it)."""
+
+
 def _freeze(value: Any) -> Any:
     return tuple(_freeze(v) for v in value) if isinstance(value, list) else value
 
@@ -85,6 +93,20 @@ def _freeze(value: Any) -> Any:
 def _is_field(kind: str, key: str) -> bool:
     fields = REGISTRY[kind].fields
     return key in fields or any(key in f.aliases for f in fields.values())
+
+
+class _Template(NamedTuple):
+    """Where the first expansion of a block call lies in the node list, for ``replay``."""
+
+    start: int
+    end: int
+    input: int
+    output: int
+    path: tuple[str, ...]
+    warned: int
+    warned_end: int
+    aux: int
+    aux_end: int
 
 
 class _Scope:
@@ -146,6 +168,11 @@ class _Expander:
         self.warnings: list[SpecWarning] = []
         self.aux_outputs: list[int] = []
         self.resolved: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self.parsed: dict[int, tuple[str, Any, dict[str, Any], str | None]] = {}
+        self.evaluated: dict[tuple[Any, ...], Any] = {}
+        self.templates: dict[tuple[Any, ...], _Template] = {}
+        self.field_names: dict[int, tuple[str, ...]] = {}
+        self.survival = 1.0  # product of the enclosing residual bodies' survival probabilities
         self.base_env: dict[str, Any] = dict(model.params)
         self.kinds = set(REGISTRY) | set(STRUCTURES) | set(model.blocks)
         for block in model.blocks.values():
@@ -165,7 +192,7 @@ class _Expander:
     def add_node(self, path: tuple[str, ...], op: Op | None, inputs: tuple[int, ...],
                  out: Shape, line: int | None) -> int:
         ins = tuple(self.nodes[i].out_shape for i in inputs)
-        self.nodes.append(Node(len(self.nodes), path, op, inputs, ins, out, line))
+        self.nodes.append(Node(len(self.nodes), path, op, inputs, ins, out, line, self.survival))
         return len(self.nodes) - 1
 
     def shape_env(self, env: Mapping[str, Any], x: int) -> dict[str, Any]:
@@ -177,7 +204,17 @@ class _Expander:
         return out
 
     def eval(self, raw: Any, env: Mapping[str, Any]) -> Any:
-        return evaluate(raw, env) if isinstance(raw, str) else raw
+        """Evaluate an expression, memoised on its text and the values of the names it reads."""
+        if not isinstance(raw, str):
+            return raw
+        try:
+            key = (raw, *(_freeze(env.get(n)) for n in names_in(raw)))
+            cached = self.evaluated.get(key, _MISSING)
+        except TypeError:
+            return self.eval(raw, env)
+        if cached is _MISSING:
+            cached = self.evaluated[key] = evaluate(raw, env)
+        return cached
 
     def eval_int(self, raw: Any, env: Mapping[str, Any], what: str) -> int:
         value = self.eval(raw, env)
@@ -196,7 +233,15 @@ class _Expander:
         return x
 
     def parse(self, item: Any, line: int | None) -> tuple[str, Any, dict[str, Any], str | None]:
-        """Split an item into (kind, value, sibling keys, explicit name)."""
+        """Split an item into (kind, value, sibling keys, explicit name); memoised per YAML node."""
+        if isinstance(item, (LDict, LList)):
+            cached = self.parsed.get(id(item))
+            if cached is None:
+                cached = self.parsed[id(item)] = self._parse(item, line)
+            return cached
+        return self._parse(item, line)
+
+    def _parse(self, item: Any, line: int | None) -> tuple[str, Any, dict[str, Any], str | None]:
         if isinstance(item, str):
             if item not in self.kinds:
                 raise self.unknown(item, line)
@@ -268,6 +313,8 @@ class _Expander:
             if "when" in mods and not self.eval(mods.pop("when"), self.shape_env(env, x)):
                 return x
             then = mods.pop("then", None)
+            if kind in REGISTRY and kind not in STRUCTURES and not mods and then is None:
+                return self.op(kind, value, env, x, path, line)  # the common case, kept lean
             inner = scope or _Scope(path)
             if kind in STRUCTURES:
                 x = getattr(self, "s_" + kind)(value, mods, env, x, inner, line)
@@ -308,16 +355,19 @@ class _Expander:
         if not value:
             key: tuple[Any, ...] = (cls, None)
         else:
-            names = sorted({n for v in value.values() for n in _names(v)})
-            scope = self.shape_env(env, x) if names else env
+            names = self.field_names.get(id(value))
+            if names is None:
+                names = self.field_names[id(value)] = tuple(sorted({n for v in value.values() for n in _names(v)}))
+            shape = self.nodes[x].out_shape
             try:
-                key = (cls, id(value), *((n, _freeze(scope.get(n))) for n in names))
+                key = (cls, id(value), *(_freeze(_SHAPE_VARS[n](shape) if n in _SHAPE_VARS else env.get(n))
+                                         for n in names))
                 hash(key)
-            except TypeError:
-                return cls.resolve(value, scope).v
+            except (TypeError, IndexError):
+                return cls.resolve(value, self.shape_env(env, x)).v
             cached = self.resolved.get(key)
             if cached is None:
-                cached = self.resolved[key] = cls.resolve(value, scope).v
+                cached = self.resolved[key] = cls.resolve(value, self.shape_env(env, x)).v
             return dict(cached)
         cached = self.resolved.get(key)
         if cached is None:
@@ -368,13 +418,44 @@ class _Expander:
             if pname not in bound:
                 if pname not in block.defaults:
                     raise SpecError(f"{sig}: missing argument {pname!r}")
-                bound[pname] = evaluate(block.defaults[pname], {**defaults_env, **bound})
+                bound[pname] = self.eval(block.defaults[pname], {**defaults_env, **bound})
         block_env.update(bound)
+        try:
+            key: tuple[Any, ...] | None = (name, _freeze(sorted(bound.items())), self.nodes[x].out_shape,
+                                           self.survival)
+            hash(key)
+        except TypeError:
+            key = None
+        template = self.templates.get(key) if key else None
+        if template is not None:
+            return self.replay(template, x, path)
+        start, warned, aux = len(self.nodes), len(self.warnings), len(self.aux_outputs)
         body = block.body
         if isinstance(body, LDict) and len(body) >= 1:
             kind, value, bmods, _ = self.parse(body, block.line)
-            return self.at(kind, value, bmods, block_env, x, path, body.line)
-        return self.seq(body, block_env, x, _Scope(path))
+            out = self.at(kind, value, bmods, block_env, x, path, body.line)
+        else:
+            out = self.seq(body, block_env, x, _Scope(path))
+        if key and all(i == x or i >= start for n in self.nodes[start:] for i in n.inputs):
+            self.templates[key] = _Template(start, len(self.nodes), x, out, path, warned,
+                                            len(self.warnings), aux, len(self.aux_outputs))
+        return out
+
+    def replay(self, t: _Template, x: int, path: tuple[str, ...]) -> int:
+        """Copy an identical earlier block call (same block, arguments and input shape) under ``path``.
+
+        ResNet-152's 36 identical conv4_x bottlenecks are expanded once and copied 35 times.
+        """
+        ids = {t.input: x}
+        cut = len(t.path)
+        for node in self.nodes[t.start:t.end]:
+            ids[node.id] = self.add_node((*path, *node.path[cut:]), node.op,
+                                         tuple(ids[i] for i in node.inputs), node.out_shape, node.line)
+        for w in self.warnings[t.warned:t.warned_end]:
+            rel = w.path.split(".")[cut:]
+            self.warnings.append(SpecWarning(w.message, ".".join((*path, *rel)), w.file, w.line))
+        self.aux_outputs.extend(ids[i] for i in self.aux_outputs[t.aux:t.aux_end])
+        return ids[t.output]
 
     def arg(self, raw: Any, env: Mapping[str, Any]) -> Any:
         """Block arguments are expressions in the caller's scope; a non-expression string is text."""
@@ -497,11 +578,23 @@ class _Expander:
 
     def s_residual(self, value: Any, mods: dict[str, Any], env: Mapping[str, Any], x: int,
                    scope: _Scope, line: int | None) -> int:
-        """``body(x) + shortcut(x)``; the shortcut is the identity unless given."""
+        """``body(x) + shortcut(x)``; the shortcut is the identity unless given.
+
+        ``survival: p`` is stochastic depth (Huang et al. 2016): in training the body runs with
+        probability p, so its expected cost is p × its cost; inference runs it always.
+        """
         shortcut = mods.pop("shortcut", "identity")
+        survival = self.eval(mods.pop("survival", 1), self.shape_env(env, x))
+        if isinstance(survival, bool) or not isinstance(survival, (int, float)) or not 0 < survival <= 1:
+            raise SpecError(f"residual: survival {survival!r}", expected="a probability in (0, 1]")
         op = self.merge_op("add", mods, env)
         self.no_extra("residual", mods)
-        y = self.seq(value, env, x, scope)
+        outer = self.survival
+        self.survival = outer * survival
+        try:
+            y = self.seq(value, env, x, scope)
+        finally:
+            self.survival = outer
         s = x
         if shortcut not in (None, "identity"):
             kind, inner, smods, _ = self.parse(shortcut, line)
@@ -519,4 +612,5 @@ class _Expander:
     def no_extra(self, kind: str, mods: dict[str, Any]) -> None:
         if mods:
             raise SpecError(f"{kind}: unexpected key(s) {', '.join(mods)}",
-                            expected="name, when, then" + (", shortcut" if kind == "residual" else ""))
+                            expected="name, when, then" + (", shortcut, survival, inplace" if kind == "residual"
+                                                           else ""))
