@@ -128,5 +128,5 @@ def test_stochastic_depth_expected_training_cost(write_spec):
     a = analyze(load_model(str(path)))
     per_block = 16 * 9 * 16 * 64
     assert a.totals.macs == 10 * per_block
-    assert a.totals.train_macs == per_block * sum(1 - Fraction(l, 10) / 2 for l in range(1, 11))
+    assert a.totals.train_macs == per_block * sum(1 - Fraction(b, 10) / 2 for b in range(1, 11))
     assert a.totals.train_macs / a.totals.macs == 1 - Fraction(11, 40)  # 27.5% less: "about 25%"
