@@ -190,6 +190,69 @@ def _stderr_console() -> Any:
 
 
 @app.command()
+@user_errors
+def compare(
+    models: Annotated[list[str], typer.Argument(help="Two or more models (names, aliases or spec paths)")],
+    batch: BatchOpt = 1,
+    dtype: DtypeOpt = "fp32",
+    convention: ConventionOpt = "macs",
+    optimizer: Annotated[str, typer.Option(help="for training memory: sgd | momentum | adam | adamw")] = "sgd",
+    format: FormatOpt = "rich",
+) -> None:
+    """Models side by side: params, MACs, activations, memory, depth, and per-stage costs."""
+    from cnncost.analysis.conventions import CONVENTIONS
+    from cnncost.analysis.cost import analyze
+    from cnncost.analysis.memory import memory as memory_of
+    from cnncost.report.compare import compare_reports
+    from cnncost.report.sink import FORMATS, render
+    from cnncost.spec.catalog import load_model
+
+    check_choice(format, FORMATS, "--format")
+    check_choice(convention, list(CONVENTIONS), "--convention")
+    if len(models) < 2:
+        raise SpecError("compare needs at least two models", expected="cnncost compare resnet50 resnext50")
+    items = []
+    for name in models:
+        a = analyze(load_model(name), None, batch)
+        items.append((a, memory_of(a, dtype_bytes(dtype), optimizer)))
+    main, stages = compare_reports(items, convention)
+    if format == "json":
+        render(main, format)
+        return
+    render(main, format)
+    print()
+    render(stages, format)
+
+
+@app.command()
+@user_errors
+def memory(
+    models: Annotated[list[str], typer.Argument(help="One or more models or spec paths")],
+    input: InputOpt = None,
+    batch: BatchOpt = 1,
+    dtype: DtypeOpt = "fp32",
+    optimizer: Annotated[str, typer.Option(help="sgd | momentum | adam | adamw")] = "sgd",
+    amp: Annotated[bool, typer.Option("--amp", help="Mixed precision: fp16 activations, fp32 master weights")]
+    = False,
+    format: FormatOpt = "rich",
+) -> None:
+    """Forward activations, peak inference memory and training memory for one step."""
+    from cnncost.analysis.cost import analyze
+    from cnncost.analysis.memory import memory as memory_of
+    from cnncost.report.memory import memory_report
+    from cnncost.report.sink import FORMATS, render
+    from cnncost.spec.catalog import load_model
+
+    check_choice(format, FORMATS, "--format")
+    results = []
+    for name in models:
+        spec = load_model(name)
+        a = analyze(spec, parse_input(input, spec.input), batch)
+        results.append((spec.name, memory_of(a, dtype_bytes(dtype), optimizer, amp)))
+    render(memory_report(results), format)
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of spec files (for editor completion and checking)."""
     import json
@@ -197,6 +260,72 @@ def schema() -> None:
     from cnncost.spec.schema import json_schema
 
     print(json.dumps(json_schema(), indent=2))
+
+
+@app.command()
+@user_errors
+def bench(
+    models: Annotated[list[str], typer.Argument(help="Models to time (built-in names or spec files)")],
+    device: Annotated[str, typer.Option("--device", "-d", help="cpu | cuda | cuda:N")] = "cpu",
+    batch: Annotated[str, typer.Option("--batch", "-b", help="Comma-separated batch sizes, e.g. 1,8,32")] = "1",
+    dtype: Annotated[str, typer.Option("--dtype", help="fp32 | bf16 | fp16 (fp16: CUDA only)")] = "fp32",
+    channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC memory format")] = False,
+    compile: Annotated[bool, typer.Option("--compile", help="torch.compile the model (compiled in warm-up)")] = False,
+    mode: Annotated[str, typer.Option("--mode", help="inference (eval, inference_mode) | training "
+                                                     "(forward + backward + SGD step)")] = "inference",
+    impl: Annotated[str, typer.Option("--impl", help="spec (the spec-built model) | reference "
+                                                     "(the torchvision/timm model the spec names)")] = "spec",
+    threads: Annotated[int | None, typer.Option("--threads", min=1, help="torch intra-op threads")] = None,
+    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed calls per batch size")] = 5,
+    min_time: Annotated[float, typer.Option("--min-time", help="Seconds of timed blocks per batch size")] = 1.0,
+    input: InputOpt = None,
+    format: FormatOpt = "rich",
+    save: Annotated[str | None, typer.Option("--save", help="Also write the JSON document to this file")] = None,
+) -> None:
+    """Time models on CPU or CUDA: latency, throughput, achieved MAC/s vs the device peak, roofline."""
+    import json
+    from pathlib import Path
+
+    from rich.progress import Progress
+
+    from cnncost.report.bench import bench_report
+    from cnncost.report.sink import FORMATS, render
+    from cnncost.spec.catalog import load_model
+
+    check_choice(format, FORMATS, "--format")
+    try:
+        batches = tuple(int(b) for b in batch.replace(" ", "").split(",") if b)
+    except ValueError:
+        raise SpecError(f"bad --batch {batch!r}", expected="comma-separated positive integers such as 1,8,32") from None
+    specs = [load_model(m) for m in models]
+    shape = parse_input(input, specs[0].input) if input else None
+
+    from cnncost.torch.bench import BenchConfig, check
+    from cnncost.torch.bench import bench as run_bench
+
+    cfg = BenchConfig(device=device, batches=batches, dtype=dtype, channels_last=channels_last, compile=compile,
+                      mode=mode, impl=impl, threads=threads, warmup=warmup, min_time=min_time, input_shape=shape)
+    check(specs, cfg)
+    jobs = [(s.name, b) for s in specs for b in batches]
+    with Progress(transient=True, console=_stderr_console()) as progress:
+        task = progress.add_task(f"{device} peak, then {jobs[0][0]} batch {jobs[0][1]}", total=len(jobs))
+        done = 0
+
+        def advance(result: Any) -> None:
+            nonlocal done
+            done += 1
+            progress.advance(task)
+            if done < len(jobs):
+                progress.update(task, description=f"{jobs[done][0]} batch {jobs[done][1]}")
+
+        run = run_bench(specs, cfg, on_result=advance)
+    report = bench_report(run, raw=format == "csv")
+    if save:
+        try:
+            Path(save).write_text(json.dumps(report.data, indent=2, default=str) + "\n")
+        except OSError as exc:
+            raise SpecError(f"cannot write --save {save!r}: {exc.strerror}") from None
+    render(report, format)
 
 
 def main() -> None:

@@ -130,3 +130,26 @@ def test_stochastic_depth_expected_training_cost(write_spec):
     assert a.totals.macs == 10 * per_block
     assert a.totals.train_macs == per_block * sum(1 - Fraction(b, 10) / 2 for b in range(1, 11))
     assert a.totals.train_macs / a.totals.macs == 1 - Fraction(11, 40)  # 27.5% less: "about 25%"
+
+
+def test_a_branch_switched_off_is_removed_not_identity(write_spec):
+    path = write_spec("""
+        input: [8, 4, 4]
+        layers:
+          - concat:
+            - {conv: {out: 2, k: 1}, when: false}
+            - [conv: {out: 3, k: 1}]
+            - [conv: {out: 4, k: 1}]
+        """)
+    assert analyze(load_model(str(path))).layers[-1].out_shape == (7, 4, 4)
+
+
+def test_repeat_arguments_may_share_a_name_with_an_op(write_spec):
+    path = write_spec("""
+        input: [8, 4, 4]
+        blocks:
+          unit(scale): [conv: {out: 8 * scale, k: 1}]
+        layers:
+          - {repeat: 2, block: unit, scale: 1}
+        """)
+    assert analyze(load_model(str(path))).totals.params == 2 * (8 * 8 + 8)

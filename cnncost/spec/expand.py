@@ -253,8 +253,10 @@ class _Expander:
                             expected="a layer name, {kind: {fields}}, {name: layer} or a list")
         line = item.line or line
         known = [k for k in item if k in self.kinds]
-        if "block" in known and ("repeat" in known or "dense" in known):
-            known.remove("block")  # {repeat: n, block: b}: block is repeat's argument
+        for lead in ("repeat", "dense", "block"):
+            if lead in known:  # {repeat: n, block: b, scale: 2}: the other keys are its arguments
+                known = [lead]
+                break
         if len(item) == 1:
             key, value = next(iter(item.items()))
             # {fc: {linear: ...}}: a name that happens to be an alias, wrapping a layer.
@@ -551,8 +553,12 @@ class _Expander:
                 outs.append(x)
                 continue
             kind_b, inner, bmods, bname = self.parse(branch, bline)
+            if "when" in bmods and not self.eval(bmods["when"], self.shape_env(env, x)):
+                continue  # a branch switched off is removed, not replaced by the identity
             name = scope.name(bname or f"branch{j + 1}", "branch", bline)
             outs.append(self.at(kind_b, inner, bmods, env, x, (*scope.path, name), bline))
+        if len(outs) < 2:
+            raise SpecError(f"{kind}: {len(outs)} branch(es) left after 'when'", expected="at least two")
         return self.merge(kind, op, outs, scope, line)
 
     def merge(self, kind: str, op: Op, outs: list[int], scope: _Scope, line: int | None) -> int:

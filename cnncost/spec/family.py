@@ -19,7 +19,7 @@ TOP_KEYS = {"family", "name", "title", "cite", "url", "notes", "input", "params"
             "blocks", "layers", "reported", "reference", "differs", "aliases", "default"}
 """Keys a spec file may have at top level."""
 
-META_KEYS = {"title", "notes", "input", "reference", "reported", "differs", "aliases", "cite"}
+META_KEYS = {"title", "notes", "input", "reference", "reported", "differs", "aliases", "cite", "accuracy"}
 """Keys a variant may set besides params."""
 
 _SIG = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*$", re.S)
@@ -95,6 +95,8 @@ class ModelSpec:
     aliases: tuple[str, ...] = ()
     reported: list[Reported] = field(default_factory=list)
     line: int = 0
+    accuracy: dict[str, Any] = field(default_factory=dict)
+    """Published ImageNet errors for `compare`: {top1_error, top5_error, source} (percent)."""
 
 
 @dataclass
@@ -146,7 +148,7 @@ class FamilySpec:
             reference=str(v.get("reference") or (d.get("reference") if len(self.variants) == 1 else "") or ""),
             differs=str(v.get("differs") or ""), notes=str(v.get("notes") or ""),
             aliases=tuple(str(a) for a in (v.get("aliases") or [])),
-            reported=reported, line=v.line,
+            reported=reported, line=v.line, accuracy=dict(v.get("accuracy") or {}),
         )
 
 

@@ -1,0 +1,135 @@
+"""The ``cnncost bench`` table and JSON document (formatting only: no torch here).
+
+Takes a ``cnncost.torch.bench.BenchRun`` (duck-typed: ``config``, ``environment``, ``roof``,
+``results``) and builds a ``Report``: one row per model × batch size, the environment and the
+device peak in the caption, and everything (every ``BenchResult`` field) in ``data``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+from cnncost.report.sink import Column, Report
+
+COLUMNS = [
+    Column("model", "model"), Column("impl", "impl"), Column("device", "device"), Column("dtype", "dtype"),
+    Column("batch", "batch", True), Column("median", "median ms", True), Column("p10", "p10 ms", True),
+    Column("p90", "p90 ms", True), Column("throughput", "samples/s", True), Column("gmacs", "GMAC/s", True),
+    Column("peak", "% of peak", True), Column("bound", "bound (FLOP/B vs ridge)"), Column("memory", "memory"),
+]
+
+CONVENTIONS = {
+    "latency": "ms per batch: median, p10, p90 over timed blocks (one sample per block = block time / calls), "
+               "blocks sized like torch.utils.benchmark's blocked_autorange",
+    "throughput": "samples/s = batch / median latency",
+    "macs": "the engine's MACs (conv + linear, bias adds excluded) × batch; training: × 3 (forward, input "
+            "gradients, weight gradients)",
+    "achieved": "MAC/s = macs_per_step / median; FLOP/s = 2 × MAC/s; peak_fraction = FLOP/s / peak FLOP/s",
+    "roofline": "arithmetic intensity = forward FLOPs (2 × MACs × batch) / bytes, bytes = params × dtype bytes "
+                "+ activations × dtype bytes × batch (engine activations: input + every tensor a layer writes; "
+                "a lower bound on traffic); compute-bound when ≥ ridge = peak FLOP/s / bandwidth",
+    "memory": "CUDA: torch.cuda.max_memory_allocated (reset per batch size, weights included); CPU: allocator "
+              "not measured, the engine's activation bytes and the ru_maxrss high-water-mark growth instead",
+}
+
+
+def num(x: float | None) -> str:
+    """3–4 significant digits without scientific notation: 1,234 · 41.2 · 3.14 · 0.123."""
+    if x is None:
+        return ""
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    if abs(x) >= 10:
+        return f"{x:.1f}"
+    if abs(x) >= 1:
+        return f"{x:.2f}"
+    return f"{x:.3f}"
+
+
+def nbytes(n: float | None) -> str:
+    if n is None:
+        return ""
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(n) >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n:.0f} B"
+
+
+def _row(r: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {"model": r.model, "impl": r.impl, "device": r.device, "batch": r.batch,
+                           "dtype": r.dtype + (" cl" if r.channels_last else "") + (" compiled" if r.compile else "")}
+    if r.status != "ok":
+        row["median"] = "OOM" if r.status == "oom" else r.status
+        return row
+    row.update(median=num(r.median_ms), p10=num(r.p10_ms), p90=num(r.p90_ms), throughput=num(r.samples_per_s),
+               gmacs=num(r.achieved_macs_per_s / 1e9),
+               peak="" if r.peak_fraction is None else f"{100 * r.peak_fraction:.1f}%")
+    if r.bound:
+        sign = "≥" if r.bound == "compute-bound" else "<"
+        row["bound"] = f"{r.bound.split('-')[0]} ({num(r.arithmetic_intensity)} {sign} {num(r.ridge_point)})"
+    row["memory"] = (f"{nbytes(r.peak_memory_bytes)} peak" if r.peak_memory_bytes is not None
+                     else f"{nbytes(r.activation_bytes)} act.")
+    return row
+
+
+def _plain(obj: Any) -> Any:
+    return asdict(obj) if is_dataclass(obj) and not isinstance(obj, type) else dict(obj)
+
+
+ENV_COLUMNS = ("torch", "cuda_build", "cudnn", "cpu_model", "cpu_count", "cpu_capability", "python", "date")
+"""Environment fields repeated on every CSV row (device name, threads, dtype... are result fields)."""
+
+
+def bench_report(run: Any, raw: bool = False) -> Report:
+    """The table; ``raw=True`` (for CSV): every result field, unformatted, plus the environment."""
+    env, roof, cfg = run.environment, run.roof, run.config
+    results = [r.to_dict() if hasattr(r, "to_dict") else _plain(r) for r in run.results]
+    if raw:
+        keys = list(results[0]) if results else []
+        columns = [Column(k, k) for k in keys] + [Column(k, k) for k in ENV_COLUMNS]
+        columns += [Column("peak_source", "peak_source"), Column("bandwidth_source", "bandwidth_source")]
+        rows = [{**r, **{k: env.get(k) for k in ENV_COLUMNS}, "peak_source": roof.flops_source,
+                 "bandwidth_source": roof.bandwidth_source} for r in results]
+    else:
+        columns, rows = COLUMNS, [_row(r) for r in run.results]
+    flags = [f for f, on in (("channels_last", cfg.channels_last), ("compiled", cfg.compile)) if on]
+    lines = [
+        f"{env['device_name']} · torch {env['torch']}"
+        + (f" (CUDA {env['cuda_build']})" if env.get("cuda_build") else "")
+        + f" · {env['threads']} thread{'s' if env['threads'] != 1 else ''}"
+        + f" · {cfg.dtype}{''.join(' ' + f for f in flags)} · {cfg.mode}"
+        + f" · warm-up {cfg.warmup}, ≥ {cfg.min_time:g} s of timed blocks per batch size"
+        + (f" · load {env['loadavg_1_5_15'][0]:g}" if env.get("loadavg_1_5_15") else ""),
+    ]
+    load, cores = (env.get("loadavg_1_5_15") or [0])[0], env.get("cpu_count") or 0
+    if cfg.device == "cpu" and cores and load > cores:
+        lines.append(f"warning: load average {load:g} > {cores} cores: other processes share the CPU, "
+                     "timings are noisy and multi-threaded runs can stall (try --threads 1)")
+    if roof.flops:
+        peak = f"peak {num(roof.flops / 1e9)} GFLOP/s ({roof.flops_kind})"
+        bw = f"bandwidth {num(roof.bandwidth / 1e9)} GB/s" if roof.bandwidth else "bandwidth unknown"
+        ridge = f"ridge {num(roof.ridge)} FLOP/B" if roof.ridge else ""
+        lines.append(" · ".join(x for x in (peak, bw, ridge) if x) + f" — {roof.flops_source}")
+    lines.append("GMAC/s = engine MACs (conv+linear) × batch / median (FLOP/s = 2×"
+                 + (", training step = 3× forward MACs" if cfg.mode == "training" else "")
+                 + "); bound: FLOPs / (params + activations × batch) bytes vs the ridge point; "
+                 + ("memory: torch.cuda.max_memory_allocated" if cfg.device.startswith("cuda")
+                    else "memory: engine activation bytes (allocator not measured on CPU)"))
+    n_oom = sum(r.status == "oom" for r in run.results)
+    if n_oom:
+        lines.append(f"{n_oom} batch size(s) ran out of memory (OOM); the sweep went on")
+    roof_doc = {**_plain(roof), "ridge": roof.ridge}
+    cfg_doc = _plain(cfg)
+    cfg_doc["batches"] = list(cfg_doc["batches"])
+    if cfg_doc.get("input_shape") is not None:
+        cfg_doc["input_shape"] = list(cfg_doc["input_shape"])
+    data = {
+        "command": "cnncost bench",
+        "environment": env,
+        "config": cfg_doc,
+        "roof": roof_doc,
+        "results": results,
+        "conventions": CONVENTIONS,
+    }
+    return Report(f"cnncost bench — {env['device_name']}", columns, rows, None, "\n".join(lines), data)
