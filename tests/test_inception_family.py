@@ -141,9 +141,9 @@ def test_inception_v4_figure9_grid(v4):
 
 def test_reduction_a_table1(v4):
     # Table 1: Inception-v4 k, l, m, n = 192, 224, 256, 384 on 384 channels
-    k, l, m, n = 192, 224, 256, 384
-    assert v4.within(("reduction_a",)).weights == 384 * 9 * n + 384 * k + k * 9 * l + l * 9 * m \
-        + (n + k + l + m)                               # conv weights + one BN γ per channel
+    k, l_, m, n = 192, 224, 256, 384
+    assert v4.within(("reduction_a",)).weights == 384 * 9 * n + 384 * k + k * 9 * l_ + l_ * 9 * m \
+        + (n + k + l_ + m)                               # conv weights + one BN γ per channel
     assert v4.within(("reduction_a",)).out_shape == (384 + n + m, 17, 17)
 
 
