@@ -2,7 +2,7 @@
 
 import pytest
 
-from cnncost import analyze, load_model
+from cnncost import SpecError, analyze, load_model
 
 
 def costs(a):
@@ -153,3 +153,36 @@ def test_repeat_arguments_may_share_a_name_with_an_op(write_spec):
           - {repeat: 2, block: unit, scale: 1}
         """)
     assert analyze(load_model(str(path))).totals.params == 2 * (8 * 8 + 8)
+
+
+OPTION_A = """
+    input: [16, 8, 8]
+    defaults: &conv {k: 3, pad: 1, bias: false}
+    layers:
+      - residual: [conv: {<<: *conv, out: 32, stride: 2}, bn, relu, conv: {<<: *conv, out: 32}, bn]
+        shortcut: [maxpool: {k: 1, stride: 2}, chanpad: {out: 32}]
+      - dpn: {concat: [[slice: {stop: 24}], [slice: {start: 24, stop: 32}, conv: {out: 8, k: 1}]]}
+    """
+
+
+def test_option_a_shortcut_slice_and_yaml_merge_keys(write_spec):
+    path = write_spec(OPTION_A.replace("    defaults: &conv {k: 3, pad: 1, bias: false}\n", ""),
+                      "a.yaml")
+    with pytest.raises(SpecError, match="invalid YAML"):  # *conv without its &conv anchor
+        load_model(str(path))
+    text = OPTION_A.replace("    defaults: &conv", "    params: {unused: &conv").replace(
+        "bias: false}\n    layers", "bias: false}}\n    layers")
+    a = analyze(load_model(str(write_spec(text))))
+    assert a.within(("residual1",)).params == 16 * 9 * 32 + 32 * 9 * 32 + 4 * 32
+    assert a.layers[-1].out_shape == (32, 4, 4)
+
+
+@pytest.mark.torch
+def test_option_a_and_slice_agree_with_torch(write_spec):
+    pytest.importorskip("torch")
+    from cnncost.torch.crosscheck import crosscheck
+
+    text = OPTION_A.replace("    defaults: &conv", "    params: {unused: &conv").replace(
+        "bias: false}\n    layers", "bias: false}}\n    layers")
+    checks = crosscheck(load_model(str(write_spec(text))), ["torch", "fvcore"])
+    assert all(c.ok for c in checks), [(c.check, c.details) for c in checks if not c.ok]

@@ -140,7 +140,8 @@ SAVE_RULES: dict[str, Callable[[Node, _Storages, int], Saved]] = {
     "dropout": _dropout, "lrn": _lrn, "mul": _mul, "softmax": _output,
     **{k: _act for k in ("relu", "relu6", "leaky_relu", "elu", "silu", "hardswish", "hardsigmoid",
                          "sigmoid", "tanh", "gelu")},
-    **{k: _nothing for k in ("flatten", "identity", "zeropad", "concat", "add", "sub", "scale")},
+    **{k: _nothing for k in ("flatten", "identity", "zeropad", "concat", "add", "sub", "scale", "chanpad",
+                             "slice")},
 }
 """What each op saves for backward. A new op kind must add its rule here (missing → error)."""
 

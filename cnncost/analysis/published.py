@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cnncost.analysis.cost import Analysis, LayerCost, analyze
+from cnncost.ops.base import numel
 from cnncost.spec.catalog import load_model
 from cnncost.spec.family import ModelSpec, Reported
 
@@ -36,12 +37,20 @@ class CheckResult:
         return self.delta / self.entry.value if self.entry.value else float("inf")
 
 
-def metric_value(row: LayerCost, metric: str) -> float:
-    """The analysis figure a reported metric is compared with."""
+def metric_value(a: Analysis, prefix: tuple[str, ...], metric: str) -> float:
+    """The analysis figure a reported metric is compared with (over the layers under ``prefix``)."""
+    row: LayerCost = a.within(prefix) if prefix else a.totals
+    bn = [r for r in a.layers if r.kind == "bn" and r.path[: len(prefix)] == prefix]
     if metric == "activation_bytes":
         return row.activations * 4
     if metric == "model_bytes":
         return row.params * 4
+    if metric == "train_macs":
+        return float(row.train_macs)
+    if metric == "params_without_bn":  # some tables leave BN's γ and β out
+        return row.params - sum(r.params for r in bn)
+    if metric == "macs_with_bn":  # ... and count BN as one multiply-add per output element
+        return row.macs + sum(numel(r.out_shape) for r in bn) * a.batch
     return float(getattr(row, metric))
 
 
@@ -53,8 +62,7 @@ def check_model(spec: ModelSpec) -> list[CheckResult]:
         if shape not in cache:
             cache[shape] = analyze(spec, shape)
         a = cache[shape]
-        row = a.within(tuple(entry.layer.split("."))) if entry.layer else a.totals
-        computed = metric_value(row, entry.metric)
+        computed = metric_value(a, tuple(entry.layer.split(".")) if entry.layer else (), entry.metric)
         within = abs(computed - entry.value) <= entry.tolerance * abs(entry.value) + 1e-9
         if entry.erratum or entry.differs:
             status = "fail" if within else ("erratum" if entry.erratum else "differs")

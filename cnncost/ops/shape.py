@@ -76,3 +76,36 @@ class Scale(Op):
 
     def new_tensor(self) -> bool:
         return not self.v["inplace"]
+
+
+@register
+class ChannelPad(Op):
+    """Zero channels appended (the ResNet paper's option-A shortcut): ``F.pad`` over channels."""
+
+    kind = "chanpad"
+    op_class = "shape"
+    fields = {"out": Field("int", required=True, doc="output channels (≥ input channels)")}
+
+    def infer(self, ins: list[Shape], warn: Warn) -> Shape:
+        if self.v["out"] < ins[0][0]:
+            raise SpecError(f"chanpad: out={self.v['out']} < {ins[0][0]} input channels",
+                            expected="at least the input channels")
+        return (self.v["out"], *ins[0][1:])
+
+
+@register
+class ChannelSlice(Op):
+    """Channels ``start:stop`` of the input (DPN's split of residual and dense paths): a view."""
+
+    kind = "slice"
+    op_class = "shape"
+    fields = {"start": Field("int", 0), "stop": Field("int", required=True)}
+
+    def infer(self, ins: list[Shape], warn: Warn) -> Shape:
+        start, stop, c = self.v["start"], self.v["stop"], ins[0][0]
+        if not 0 <= start < stop <= c:
+            raise SpecError(f"slice: channels {start}:{stop} of {c}", expected="0 <= start < stop <= channels")
+        return (stop - start, *ins[0][1:])
+
+    def new_tensor(self) -> bool:
+        return False

@@ -146,7 +146,7 @@ class FamilySpec:
             cite=str(v.get("cite") or d.get("cite") or ""),
             input=input_shape, params=params, layers=d.get("layers"), blocks=self.blocks,
             reference=str(v.get("reference") or (d.get("reference") if len(self.variants) == 1 else "") or ""),
-            differs=str(v.get("differs") or ""), notes=str(v.get("notes") or ""),
+            differs=str(v.get("differs") or ""), notes=str(v.get("notes") or d.get("notes") or ""),
             aliases=tuple(str(a) for a in (v.get("aliases") or [])),
             reported=reported, line=v.line, accuracy=dict(v.get("accuracy") or {}),
         )
@@ -235,7 +235,7 @@ def parse_quantity(raw: Any, base: int = 1000) -> float:
 REPORTED_KEYS = {"metric", "value", "base", "source", "convention", "tolerance", "layer", "input",
                  "erratum", "differs"}
 METRICS = ("params", "weights", "biases", "buffers", "macs", "flops", "activations",
-           "activation_bytes", "model_bytes")
+           "activation_bytes", "model_bytes", "train_macs", "params_without_bn", "macs_with_bn")
 """What a published number may be compared with; ``*_bytes`` assume float32 (4 bytes)."""
 
 

@@ -44,7 +44,15 @@ def _construct_map(loader: Any, node: yaml.MappingNode) -> LDict:
     out = LDict()
     out.line = node.start_mark.line + 1
     out.key_lines = {}
+    merged: dict[str, object] = {}
     for key_node, value_node in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults` — explicit keys win
+            for source in (value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]):
+                value = loader.construct_object(source, deep=True)
+                if not isinstance(value, dict):
+                    raise SpecError("'<<' merges a mapping", line=key_node.start_mark.line + 1)
+                merged.update({k: v for k, v in value.items() if k not in merged})
+            continue
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, (str, int, float, bool)) or isinstance(key, bool):
             raise SpecError(f"mapping key {key!r} is not a name", line=key_node.start_mark.line + 1)
@@ -53,6 +61,10 @@ def _construct_map(loader: Any, node: yaml.MappingNode) -> LDict:
             raise SpecError(f"duplicate key {key!r}", line=key_node.start_mark.line + 1)
         out[key] = loader.construct_object(value_node, deep=True)
         out.key_lines[key] = key_node.start_mark.line + 1
+    for key, value in merged.items():
+        if key not in out:
+            out[key] = value
+            out.key_lines[key] = out.line
     return out
 
 

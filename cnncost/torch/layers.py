@@ -213,6 +213,34 @@ def _scale(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
     return Scale(op.v["value"], op.v["inplace"])
 
 
+class ChannelPad(nn.Module):
+    def __init__(self, extra: int) -> None:
+        super().__init__()
+        self.extra = extra
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.pad(x, (0, 0, 0, 0, 0, self.extra))
+
+
+class ChannelSlice(nn.Module):
+    def __init__(self, start: int, stop: int) -> None:
+        super().__init__()
+        self.start, self.stop = start, stop
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, self.start:self.stop]
+
+
+@builds("chanpad")
+def _chanpad(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    return ChannelPad(out[0] - ins[0][0])
+
+
+@builds("slice")
+def _slice(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    return ChannelSlice(op.v["start"], op.v["stop"])
+
+
 @builds("concat")
 def _concat(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
     return Concat()
