@@ -162,29 +162,18 @@ class Concat(nn.Module):
         return torch.cat(xs, 1)
 
 
-class Add(nn.Module):
-    """``a + b + ...``; in place (``a += b``) where the spec says so, as torchvision's ResNet does."""
+class Fold(nn.Module):
+    """``a ∘ b ∘ ...`` for an element-wise ``∘``; in place (``a += b``) where the spec says so,
+    as torchvision's ResNet does."""
 
-    def __init__(self, inplace: bool) -> None:
+    def __init__(self, name: str, inplace: bool) -> None:
         super().__init__()
-        self.inplace = inplace
+        self.op = getattr(torch.Tensor, name + "_" if inplace else name)
 
     def forward(self, first: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
         out = first
         for x in rest:
-            out = out.add_(x) if self.inplace else out + x
-        return out
-
-
-class Mul(nn.Module):
-    def __init__(self, inplace: bool) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, first: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
-        out = first
-        for x in rest:
-            out = out.mul_(x) if self.inplace else out * x
+            out = self.op(out, x)
         return out
 
 
@@ -246,14 +235,9 @@ def _concat(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
     return Concat()
 
 
-@builds("add")
-def _add(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
-    return Add(op.v["inplace"])
-
-
-@builds("mul")
-def _mul(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
-    return Mul(op.v["inplace"])
+@builds("add", "mul")
+def _fold(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    return Fold(op.kind, op.v["inplace"])
 
 
 def unsupported_kinds(kinds: Any) -> list[str]:
