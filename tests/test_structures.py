@@ -186,3 +186,14 @@ def test_option_a_and_slice_agree_with_torch(write_spec):
         "bias: false}\n    layers", "bias: false}}\n    layers")
     checks = crosscheck(load_model(str(write_spec(text))), ["torch", "fvcore"])
     assert all(c.ok for c in checks), [(c.check, c.details) for c in checks if not c.ok]
+
+
+def test_structure_keywords_can_name_layers(write_spec):
+    path = write_spec("""
+        input: [4]
+        layers:
+          - dense: {linear: {out: 10}}
+          - concat: {relu: {}}
+        """)
+    a = analyze(load_model(str(path)))
+    assert [r.name for r in a.layers[1:]] == ["dense", "concat"]

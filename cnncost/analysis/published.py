@@ -45,6 +45,10 @@ def metric_value(a: Analysis, prefix: tuple[str, ...], metric: str) -> float:
         return row.activations * 4
     if metric == "model_bytes":
         return row.params * 4
+    if metric == "keras_params":  # Keras model.summary(): BN moving statistics are params too
+        return row.param_count("keras")
+    if metric == "keras_non_trainable":
+        return row.non_trainable
     if metric == "train_macs":
         return float(row.train_macs)
     if metric == "params_without_bn":  # some tables leave BN's γ and β out

@@ -265,6 +265,9 @@ class _Expander:
             wraps = key in REGISTRY and key not in STRUCTURES and (
                 isinstance(value, list) or (isinstance(value, str) and value in self.kinds)
                 or (isinstance(value, LDict) and any(k in self.kinds and not _is_field(key, k) for k in value)))
+            # {dense: {linear: ...}}: a structure keyword used as a name (its values are never mappings).
+            wraps = wraps or (key in STRUCTURES and isinstance(value, LDict)
+                              and any(k in self.kinds for k in value))
             named = not known or wraps
             if named:
                 looks_like_fields = isinstance(value, LDict) and not any(k in self.kinds for k in value)

@@ -235,7 +235,8 @@ def parse_quantity(raw: Any, base: int = 1000) -> float:
 REPORTED_KEYS = {"metric", "value", "base", "source", "convention", "tolerance", "layer", "input",
                  "erratum", "differs"}
 METRICS = ("params", "weights", "biases", "buffers", "macs", "flops", "activations",
-           "activation_bytes", "model_bytes", "train_macs", "params_without_bn", "macs_with_bn")
+           "activation_bytes", "model_bytes", "train_macs", "params_without_bn", "macs_with_bn",
+           "keras_params", "keras_non_trainable")
 """What a published number may be compared with; ``*_bytes`` assume float32 (4 bytes)."""
 
 
