@@ -197,3 +197,15 @@ def test_structure_keywords_can_name_layers(write_spec):
         """)
     a = analyze(load_model(str(path)))
     assert [r.name for r in a.layers[1:]] == ["dense", "concat"]
+
+
+def test_named_item_with_when_beside_it(write_spec):
+    path = write_spec("""
+        input: [4, 8, 8]
+        params: {extra: false}
+        layers:
+          - conv1: {conv: {out: 8, k: 1}}
+          - {conv2: {conv: {out: 8, k: 1}}, when: extra}
+          - {conv3: [conv: {out: 8, k: 1}, relu], when: not extra}
+        """)
+    assert [r.name for r in analyze(load_model(str(path))).layers[1:]] == ["conv1", "conv3.conv1", "conv3.relu1"]

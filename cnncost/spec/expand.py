@@ -275,6 +275,10 @@ class _Expander:
                     raise self.unknown(key, line)  # {covn: {out: 8}}: a typo, not a name
                 kind, inner, mods, _ = self.parse(value, line)
                 return kind, inner, mods, str(key)
+        rest = [k for k in item if k not in ("when", "then")]
+        if not known and len(rest) == 1 and len(item) > 1:  # {conv1: ITEM, when: ...}: a named item
+            kind, inner, mods, _ = self.parse(item[rest[0]], line)
+            return kind, inner, {**mods, **{k: item[k] for k in item if k != rest[0]}}, rest[0]
         if len(known) > 1:
             raise SpecError(f"keys {', '.join(map(repr, known))} all name layer types", line=line,
                             expected="one layer type per item")
