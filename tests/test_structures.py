@@ -209,3 +209,44 @@ def test_named_item_with_when_beside_it(write_spec):
           - {conv3: [conv: {out: 8, k: 1}, relu], when: not extra}
         """)
     assert [r.name for r in analyze(load_model(str(path))).layers[1:]] == ["conv1", "conv3.conv1", "conv3.relu1"]
+
+
+def test_ref_reads_earlier_outputs(write_spec):
+    """A DPN-style dual path: f(x) once, then its channels split between a sum and a concat."""
+    path = write_spec("""
+        input: [16, 8, 8]
+        blocks:
+          dual(r):
+            - f: [conv: {out: 24, k: 1}, relu]
+            - concat:
+              - add: [[ref: in, slice: {stop: r}], [ref: f, slice: {stop: r}]]
+              - concat: [[ref: in, slice: {start: r, stop: in_ch}], [ref: f, slice: {start: r, stop: 24}]]
+        layers:
+          - stem: {conv: {out: 16, k: 1}}
+          - cells: {repeat: 2, block: dual, r: 8}
+          - skip: {ref: "cells.{n_cells - 2}"}
+        params: {n_cells: 2}
+        """)
+    a = analyze(load_model(str(path)))
+    assert a.within(("cells", "0")).out_shape == (8 + 8 + 16, 8, 8)
+    assert a.within(("cells", "1")).out_shape == (8 + 24 + 16, 8, 8)
+    assert a.within(("cells", "0", "concat1", "branch1", "add")).out_shape == (8, 8, 8)
+    out = a.graph.nodes[a.graph.output]
+    assert (out.name, out.out_shape) == ("cells.0.concat1.concat", (32, 8, 8))  # skip = cells.{2 - 2}
+
+
+@pytest.mark.torch
+def test_ref_agrees_with_torch(write_spec):
+    pytest.importorskip("torch")
+    from cnncost.torch.crosscheck import crosscheck
+
+    path = write_spec("""
+        input: [16, 8, 8]
+        layers:
+          - a: {conv: {out: 8, k: 1}}
+          - b: {conv: {out: 8, k: 3, pad: 1}}
+          - sum: {add: [identity, [ref: a]]}
+          - mix: {concat: [identity, [ref: input]]}
+          - conv: {out: 4, k: 1}
+        """)
+    assert all(c.ok for c in crosscheck(load_model(str(path)), ["torch", "fvcore"]))

@@ -52,7 +52,8 @@ def compare_reports(items: list[tuple[Analysis, Memory]], convention: str) -> li
     caption = (f"input as each spec declares (first: {'×'.join(map(str, a0.input_shape))}), batch {a0.batch}, "
                f"{m0.dtype_bytes}-byte activations, optimizer {m0.optimizer}; ×N = ratio to {names[0]}")
     main = Report("cnncost compare", columns, rows, None, caption,
-                  data={"models": [{"model": n, **f} for n, f in zip(names, figures, strict=True)],
+                  data={"models": [{"model": n, **f, "published_accuracy": a.model.accuracy}
+                                   for n, f, (a, _) in zip(names, figures, items, strict=True)],
                         "convention": convention})
     stage_rows = []
     for a, _ in items:

@@ -17,12 +17,15 @@ Layer items (see README "Spec language"):
 * ``{residual: [...], shortcut: identity | [...], then: [...]}`` — body + shortcut, added;
 * ``{dense: n, block|body: ...}`` — DenseNet: ``x = concat(x, body(x))``, n times;
 * ``{aux: [...]}`` — a side head (GoogLeNet's auxiliary classifiers): computed from the
-  current tensor and counted, but the main path continues from its input.
+  current tensor and counted, but the main path continues from its input;
+* ``{ref: name}`` — continue from an earlier named layer's output (``cells.{i - 2}``: braces hold
+  expressions; ``in``: the input of the enclosing block call or repetition; ``input``: the network input).
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -33,7 +36,7 @@ from cnncost.spec.expr import evaluate, is_expression, names_in
 from cnncost.spec.family import ModelSpec
 from cnncost.spec.yamlload import LDict, LList
 
-STRUCTURES = ("seq", "repeat", "block", "concat", "add", "mul", "sub", "residual", "dense", "aux")
+STRUCTURES = ("seq", "repeat", "block", "concat", "add", "mul", "sub", "residual", "dense", "aux", "ref")
 MERGES = ("concat", "add", "mul", "sub")
 _LOOP_KEYS = {"body", "block", "first", "last", "at", "args"}
 
@@ -171,6 +174,8 @@ class _Expander:
         self.parsed: dict[int, tuple[str, Any, dict[str, Any], str | None]] = {}
         self.evaluated: dict[tuple[Any, ...], Any] = {}
         self.templates: dict[tuple[Any, ...], _Template] = {}
+        self.outputs: dict[tuple[str, ...], int] = {}  # named item → its output node, for `ref`
+        self.inputs: dict[tuple[str, ...], int] = {(): 0}  # block call → its input node, for `ref: in`
         self.field_names: dict[int, tuple[str, ...]] = {}
         self.survival = 1.0  # product of the enclosing residual bodies' survival probabilities
         self.base_env: dict[str, Any] = dict(model.params)
@@ -323,7 +328,8 @@ class _Expander:
                 return x
             then = mods.pop("then", None)
             if kind in REGISTRY and kind not in STRUCTURES and not mods and then is None:
-                return self.op(kind, value, env, x, path, line)  # the common case, kept lean
+                x = self.outputs[path] = self.op(kind, value, env, x, path, line)  # the common case, kept lean
+                return x
             inner = scope or _Scope(path)
             if kind in STRUCTURES:
                 x = getattr(self, "s_" + kind)(value, mods, env, x, inner, line)
@@ -338,6 +344,7 @@ class _Expander:
                 if kind in REGISTRY and kind not in STRUCTURES:
                     raise SpecError("'then' applies to blocks and structures, not to a single op")
                 x = self.seq(then, env, x, inner)
+            self.outputs[path] = x
             return x
         except SpecError as exc:
             raise exc.with_context(line=line, path=".".join(path)) from None
@@ -435,6 +442,7 @@ class _Expander:
             hash(key)
         except TypeError:
             key = None
+        self.inputs[path] = x
         template = self.templates.get(key) if key else None
         if template is not None:
             return self.replay(template, x, path)
@@ -448,6 +456,7 @@ class _Expander:
         if key and all(i == x or i >= start for n in self.nodes[start:] for i in n.inputs):
             self.templates[key] = _Template(start, len(self.nodes), x, out, path, warned,
                                             len(self.warnings), aux, len(self.aux_outputs))
+        self.outputs[path] = out
         return out
 
     def replay(self, t: _Template, x: int, path: tuple[str, ...]) -> int:
@@ -458,8 +467,11 @@ class _Expander:
         ids = {t.input: x}
         cut = len(t.path)
         for node in self.nodes[t.start:t.end]:
-            ids[node.id] = self.add_node((*path, *node.path[cut:]), node.op,
-                                         tuple(ids[i] for i in node.inputs), node.out_shape, node.line)
+            new_path = (*path, *node.path[cut:])
+            ids[node.id] = self.add_node(new_path, node.op, tuple(ids[i] for i in node.inputs),
+                                         node.out_shape, node.line)
+            for k in range(len(path), len(new_path) + 1):  # the last node under a name is its output
+                self.outputs[new_path[:k]] = ids[node.id]
         for w in self.warnings[t.warned:t.warned_end]:
             rel = w.path.split(".")[cut:]
             self.warnings.append(SpecWarning(w.message, ".".join((*path, *rel)), w.file, w.line))
@@ -531,7 +543,8 @@ class _Expander:
             else:
                 caller = self.shape_env(loop_env, x)
                 body_env = {**loop_env, **{k: self.arg(v, caller) for k, v in kwargs.items()}}
-                y = self.seq(body, body_env, x, _Scope(path))
+                self.inputs[path] = x
+                y = self.outputs[path] = self.seq(body, body_env, x, _Scope(path))
             if dense:
                 merge = REGISTRY["concat"]({})
                 shapes = [self.nodes[x].out_shape, self.nodes[y].out_shape]
@@ -584,6 +597,23 @@ class _Expander:
     def s_mul(self, value: Any, mods: dict[str, Any], env: Mapping[str, Any], x: int,
               scope: _Scope, line: int | None) -> int:
         return self.s_concat(value, mods, env, x, scope, line, kind="mul")
+
+    def s_ref(self, value: Any, mods: dict[str, Any], env: Mapping[str, Any], x: int,
+              scope: _Scope, line: int | None) -> int:
+        """Continue from an earlier layer's output, looked up from the innermost scope outward."""
+        self.no_extra("ref", mods)
+        shape_env = self.shape_env(env, x)
+        text = re.sub(r"\{([^}]*)\}", lambda m: str(self.eval(m.group(1), shape_env)), str(value))
+        parent = scope.path[:-1]
+        if text == "input":
+            return 0
+        table, key = (self.inputs, ()) if text == "in" else (self.outputs, tuple(text.split(".")))
+        for k in range(len(parent), -1, -1):
+            found = table.get((*parent[:k], *key))
+            if found is not None:
+                return found
+        raise SpecError(f"ref: no layer {text!r} before this point",
+                        expected="the name of an earlier layer, 'in' or 'input'")
 
     def s_sub(self, value: Any, mods: dict[str, Any], env: Mapping[str, Any], x: int,
               scope: _Scope, line: int | None) -> int:

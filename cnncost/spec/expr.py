@@ -32,7 +32,7 @@ def make_divisible(value: float, divisor: int = 8, min_value: int | None = None)
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "min": min, "max": max, "abs": abs, "int": int, "float": float, "round": round,
     "ceil": math.ceil, "floor": math.floor, "sqrt": math.sqrt, "len": len, "sum": sum,
-    "make_divisible": make_divisible,
+    "make_divisible": make_divisible, "str": str,
 }
 
 _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
