@@ -63,10 +63,18 @@ DEEP = {"cifar_resnet1202", "preact_resnet1001"}
 
 
 def check_shape(spec) -> tuple[int, ...]:
-    """The spec's input, or 224×224 for larger ones: the saving rules do not depend on the size,
-    and a training step of EfficientNet-B7 at 600×600 would need gigabytes."""
+    """The spec's input, or 320×320 for larger ones (the saving rules do not depend on the size,
+    and a training step of EfficientNet-B7 at 600×600 needs gigabytes) where the net allows it."""
+    from cnncost.errors import SpecError
+    from cnncost.spec.expand import expand
+
     c, h, w = spec.input
-    return (c, min(h, 224), min(w, 224))
+    small = (c, min(h, 320), min(w, 320))
+    try:
+        expand(spec, small)
+    except SpecError:
+        return spec.input
+    return small
 
 
 @pytest.mark.torch

@@ -18,7 +18,9 @@ def measured_saved_bytes(net: nn.Module, x: torch.Tensor) -> int:
         s = t.untyped_storage()
         if s.data_ptr() not in state:
             storages[s.data_ptr()] = s.nbytes()
-        return t
+        # A detached alias keeps the storage alive (no address reuse while counting) without the
+        # tensor → grad_fn → saved tensor cycle that returning ``t`` itself creates (and leaks).
+        return t.detach()
 
     net.train()
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
