@@ -46,7 +46,7 @@ def test_stage_shapes(name):
     a = analyze(name)
     names = ["conv1_1", "conv1_pool", "conv2", "conv3", "conv4", "conv5"]
     got = [a.within((s,)).out_shape for s in names]
-    assert got == [(c, s, s) for c, s in zip(STAGES[name], SIZES)]
+    assert got == [(c, s, s) for c, s in zip(STAGES[name], SIZES, strict=True)]
 
 
 def test_dense_path_grows_by_inc():
