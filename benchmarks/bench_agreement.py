@@ -12,7 +12,7 @@ of those, and ``paired_relative_difference`` the median over rounds of each roun
 cnncost / torch − 1 (the two timings of one round run back to back, so slow drift in the load
 cancels). Target: within 5 %.
 
-Run: ``python benchmarks/bench_agreement.py [--threads 1] [--min-time 0.5] [--rounds 10]``.
+Run: ``python benchmarks/bench_agreement.py [--threads 1] [--min-time 2] [--rounds 8]``.
 The project's machine is shared (2 cores): the load average before and after is recorded.
 """
 
@@ -62,8 +62,8 @@ def main() -> None:
     parser.add_argument("--batches", default="1,8")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--min-time", type=float, default=0.5)
-    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--min-time", type=float, default=2.0)
+    parser.add_argument("--rounds", type=int, default=8)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)  # warm-up calls too; both timers also set it for their timed region
     before = load()
