@@ -92,3 +92,18 @@ def test_saved_for_backward_equals_autograd(model):
     torch.manual_seed(0)
     measured = measured_saved_bytes(build(expand(spec, shape)), torch.randn(2, *shape))
     assert memory(a).saved_activation_bytes == measured
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("model", ["resnet50", "vgg16", "densenet121", "inception_v3"])
+def test_peak_inference_within_5_percent_of_torch_cpu_profiler(model):
+    """The liveness peak plus the modelled oneDNN conv workspace, against the CPU allocator's
+    records (torch.profiler, profile_memory=True). On torch 2.14 they agree to the byte; other
+    oneDNN builds may take other paths, hence the issue's 5 %."""
+    from cnncost.torch.builder import build
+    from cnncost.torch.memory_check import measured_peak_inference_bytes
+
+    a = analyze(model)
+    torch.manual_seed(0)
+    measured = measured_peak_inference_bytes(build(model), torch.randn(1, *a.input_shape))
+    assert abs(measured / memory(a).peak_cpu_bytes - 1) <= 0.05

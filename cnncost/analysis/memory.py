@@ -188,6 +188,8 @@ def cpu_conv_workspace(node: Node, elem: int, batch: int) -> int:
     Measured on torch 2.14 with the memory profiler: oneDNN reorders the input to a blocked
     layout (a full copy when it has ≥ 16 channels or groups), the weight, and the output back to
     the plain layout (a second output-sized buffer): transient ≈ max(input copy + weight, output).
+    A strided 1×1 conv (ResNet's projection shortcuts) also holds a one-image scratch of its
+    output's size (+128 bytes) for the whole call, whatever the batch.
     """
     assert node.op is not None
     c = node.in_shapes[0][0]
@@ -195,7 +197,8 @@ def cpu_conv_workspace(node: Node, elem: int, batch: int) -> int:
     out_bytes = numel(node.out_shape) * elem * batch
     w = node.op.params(list(node.in_shapes))
     copy = in_bytes if c >= 16 or node.op.v["groups"] > 1 else 0
-    return max(copy + w.weights * elem, out_bytes)
+    scratch = numel(node.out_shape) * elem + 128 if node.op.v["k"] == (1, 1) and node.op.v["stride"] != (1, 1) else 0
+    return scratch + max(copy + w.weights * elem, out_bytes)
 
 
 def peak_inference(graph: Graph, elem: int, batch: int, backend: str = "ideal") -> tuple[int, str]:
