@@ -134,3 +134,14 @@ def test_keras_param_convention_counts_bn_moving_stats():
     rich = run("table", "resnet18", "--params", "keras").stdout
     assert "Non-trainable params: 9,600" in rich
     assert run("table", "resnet18", "--params", "caffe").exit_code == 2
+
+
+def test_to_frame_is_exact_and_sums_to_the_totals():
+    from cnncost import analyze
+    from cnncost.report.frame import to_frame
+
+    a = analyze("resnet50")
+    df = to_frame(a, depth=1).set_index("name")
+    assert int(df.loc["conv4_x", "macs"]) == 1_464_336_384
+    assert int(df["params"].sum()) == a.totals.params == 25_557_032
+    assert str(df["macs"].dtype) == "int64"
