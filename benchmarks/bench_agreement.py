@@ -72,6 +72,7 @@ def main() -> None:
     for name in args.models.split(","):
         spec = load_model(name)
         for batch in (int(b) for b in args.batches.split(",")):
+            torch.manual_seed(0)  # the same weights as cnncost's instance (bench seeds with 0)
             with torch.no_grad():
                 model = build(spec).eval()
             x = torch.randn(batch, *spec.input)

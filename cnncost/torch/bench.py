@@ -414,7 +414,10 @@ def threads(n: int | None) -> Iterator[None]:
 # --------------------------------------------------------------------------- running
 
 def instantiate(spec: ModelSpec, cfg: BenchConfig, input_shape: tuple[int, ...]) -> nn.Module:
-    """The spec-built SpecNet or the spec's reference model, on the device, in the dtype and mode."""
+    """The spec-built SpecNet or the spec's reference model, on the device, in the dtype and mode.
+
+    Seeded: every run times the same random weights (weight values change CPU timings a little)."""
+    torch.manual_seed(0)
     if cfg.impl == "reference":
         if not spec.reference:
             raise SpecError(f"{spec.name} names no reference implementation",
