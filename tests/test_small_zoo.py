@@ -306,11 +306,15 @@ SHARED_C = 2048 * 192 + 192 * 224 * 3 + 224 * 256 * 3 + 2048 * 192   # 1,087,488
 def test_polynet_totals():
     a = an("polynet")
     assert a.totals.macs == 34_699_493_472                 # = the released model's (a shared conv runs 3×)
-    assert a.totals.params == 120_782_280
+    assert a.totals.params == 95_366_600                    # = the released model's (shared convs once)
     assert a.totals.buffers == 361_625                      # = the released model's (BN per application)
-    # weights shared by the three applications of F in the 10 B and 5 C poly-3 modules, unrolled here
+    # F₂ and F₃ of the 10 B and 5 C poly-3 modules use F₁'s four inception convs (share:)
+    shared = [r for r in a.layers if r.shares]
+    assert len(shared) == (10 + 5) * 2 * 4 and all(r.params == 0 for r in shared)
     assert SHARED_B == 727_040 and SHARED_C == 1_087_488
-    assert a.totals.params - 10 * 2 * SHARED_B - 5 * 2 * SHARED_C == 95_366_600
+    owners = {r.shares for r in shared}
+    assert sum(r.params for r in a.layers if r.name in owners) == 10 * SHARED_B + 5 * SHARED_C
+    assert sum(r.macs for r in shared) == 2 * sum(r.macs for r in a.layers if r.name in owners)
     assert a.layers[-1].out_shape == (1000,)
 
 
@@ -320,8 +324,7 @@ def test_polynet_stages():
               "stage_b": (1152, 19, 19), "reduction_b": (2048, 9, 9), "stage_c": (2048, 9, 9)}
     assert {k: a.within((k,)).out_shape for k in shapes} == shapes
     params = {"stem": 605_728, "stage_a": 2_759_040, "reduction_a": 2_902_528,
-              "stage_b": 44_112_000 + 10 * 2 * SHARED_B, "reduction_b": 3_542_784,
-              "stage_c": 39_395_520 + 5 * 2 * SHARED_C}
+              "stage_b": 44_112_000, "reduction_b": 3_542_784, "stage_c": 39_395_520}
     assert {k: a.within((k,)).params for k in params} == params
 
 

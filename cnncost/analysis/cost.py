@@ -12,9 +12,11 @@ from typing import NamedTuple
 
 from cnncost.analysis.conventions import CONVENTIONS, OP_CLASSES
 from cnncost.errors import SpecError, SpecWarning
-from cnncost.ops.base import Shape, numel
+from cnncost.ops.base import ParamCount, Shape, numel
 from cnncost.spec.expand import Graph, expand
 from cnncost.spec.family import ModelSpec
+
+NO_PARAMS = ParamCount()
 
 
 class LayerCost(NamedTuple):
@@ -40,6 +42,8 @@ class LayerCost(NamedTuple):
     line: int | None = None
     train_macs: int | Fraction = 0
     """Expected MACs of a training step under stochastic depth: Σ survival × MACs (= macs without it)."""
+    shares: str | None = None
+    """Path of the layer whose weights this one reuses (``share:``); its own params are then 0."""
 
     @property
     def name(self) -> str:
@@ -166,16 +170,18 @@ def analyze_graph(graph: Graph, batch: int = 1) -> Analysis:
                                     activations=numel(node.out_shape) * batch, layers=0))
             continue
         op, ins, out = node.op, list(node.in_shapes), node.out_shape
-        p = op.params(ins)
+        p = op.params(ins) if node.shares is None else NO_PARAMS  # counted once, at the owner
+        label = op.describe() if node.shares is None else op.describe() + " (shared)"
         macs = op.macs(ins, out) * batch
         other = op.other_ops(ins, out) * batch
         ops = {op.op_class: 2 * macs if macs else other} if (macs or other) else {}
         layers.append(LayerCost(
-            path=node.path, kind=op.kind, label=op.describe(), in_shapes=node.in_shapes,
+            path=node.path, kind=op.kind, label=label, in_shapes=node.in_shapes,
             out_shape=out, weights=p.weights, biases=p.biases, buffers=p.buffers, counters=p.counters, macs=macs,
             ops=ops, fvcore=op.fvcore_flops(ins, out) * batch,
             activations=numel(out) * batch if op.new_tensor() else 0, line=node.line,
             train_macs=macs if node.survival == 1 else macs * _exact(node.survival),
+            shares=None if node.shares is None else graph.nodes[node.shares].name,
         ))
     totals = _sum(("total",), layers, "total")
     totals = totals._replace(ops={k: totals.ops.get(k, 0) for k in OP_CLASSES})

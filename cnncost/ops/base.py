@@ -93,6 +93,10 @@ class Op:
     def params(self, ins: list[Shape]) -> ParamCount:
         return ParamCount()
 
+    def weight_shapes(self, ins: list[Shape]) -> tuple[Shape, ...]:
+        """Shapes of the parameter and buffer tensors, in torch's order: what ``share:`` must match."""
+        return ()
+
     def macs(self, ins: list[Shape], out: Shape) -> int:
         """Multiply-accumulates of conv and linear layers: the papers' "FLOPs"."""
         return 0

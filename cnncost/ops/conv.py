@@ -84,6 +84,10 @@ class Conv(Op):
         weights = self.v["out"] * (c // self.v["groups"]) * kh * kw
         return ParamCount(weights, self.v["out"] if self.v["bias"] else 0)
 
+    def weight_shapes(self, ins: list[Shape]) -> tuple[Shape, ...]:
+        out, (kh, kw) = self.v["out"], self.v["k"]
+        return ((out, ins[0][0] // self.v["groups"], kh, kw), *(((out,),) if self.v["bias"] else ()))
+
     def macs(self, ins: list[Shape], out: Shape) -> int:
         kh, kw = self.v["k"]
         return out[0] * out[1] * out[2] * (ins[0][0] // self.v["groups"]) * kh * kw
@@ -121,6 +125,10 @@ class Linear(Op):
 
     def params(self, ins: list[Shape]) -> ParamCount:
         return ParamCount(ins[0][0] * self.v["out"], self.v["out"] if self.v["bias"] else 0)
+
+    def weight_shapes(self, ins: list[Shape]) -> tuple[Shape, ...]:
+        out = self.v["out"]
+        return ((out, ins[0][0]), *(((out,),) if self.v["bias"] else ()))
 
     def macs(self, ins: list[Shape], out: Shape) -> int:
         return ins[0][0] * self.v["out"]

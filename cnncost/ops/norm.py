@@ -25,6 +25,10 @@ class BatchNorm(Op):
         track = self.v["track_running_stats"]
         return ParamCount(affine, affine, 2 * c + 1 if track else 0, 1 if track else 0)
 
+    def weight_shapes(self, ins: list[Shape]) -> tuple[Shape, ...]:
+        c = ins[0][0]
+        return (((c,), (c,)) if self.v["affine"] else ()) + (((c,), (c,), ()) if self.v["track_running_stats"] else ())
+
     def other_ops(self, ins: list[Shape], out: Shape) -> int:
         """Inference BN is a per-channel scale and shift: 2 ops per element (1 without affine)."""
         return numel(out) * (2 if self.v["affine"] else 1)

@@ -66,7 +66,7 @@ def _layer_json(r: LayerCost, dtype_bytes: int) -> dict[str, Any]:
         "macs": r.macs, "flops": r.flops, "ops": dict(r.ops), "all_ops": r.all_ops,
         "fvcore": r.fvcore, "activations": r.activations, "non_trainable": r.non_trainable,
         "train_macs_expected": float(r.train_macs),
-        "activation_bytes": r.activations * dtype_bytes, "line": r.line,
+        "activation_bytes": r.activations * dtype_bytes, "line": r.line, "shares": r.shares,
     }
 
 
@@ -74,7 +74,7 @@ def table_json(a: Analysis, depth: int | None, weights_only: bool, convention: s
                dtype_bytes: int, params: str = "torch") -> dict[str, Any]:
     t = a.totals
     totals = _layer_json(t, dtype_bytes)
-    for key in ("name", "kind", "label", "input_shapes", "output_shape", "line"):
+    for key in ("name", "kind", "label", "input_shapes", "output_shape", "line", "shares"):
         totals.pop(key)
     totals["trainable_params"] = t.params
     totals["non_trainable_params"] = t.non_trainable

@@ -20,6 +20,8 @@ Layer items (see README "Spec language"):
   current tensor and counted, but the main path continues from its input;
 * ``{ref: name}`` — continue from an earlier named layer's output (``cells.{i - 2}``: braces hold
   expressions; ``in``: the input of the enclosing block call or repetition; ``input``: the network input).
+* ``{conv: {...}, share: path}`` — an op that reuses an earlier layer's weights (PolyNet's shared
+  convs, a recurrent unrolling): found as ``ref`` finds names; its parameters count once, at the owner.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ class Node(NamedTuple):
     line: int | None = None
     survival: float = 1.0
     """Probability this layer runs in a training step (stochastic depth); 1 at inference."""
+    shares: int | None = None
+    """The node whose weights (and buffers) this layer uses (``share:``): its params count there."""
 
     @property
     def name(self) -> str:
@@ -87,6 +91,10 @@ _MISSING = object()
 _SHAPE_VARS = {"in_ch": lambda s: s[0], "in_h": lambda s: s[1], "in_w": lambda s: s[2],
                "in_shape": lambda s: tuple(s)}
 """How ``shape_env`` derives each shape variable (kept in step with it)."""
+
+
+def _shapes(shapes: tuple[Shape, ...]) -> str:
+    return ", ".join("×".join(map(str, s)) or "scalar" for s in shapes)
 
 
 def _freeze(value: Any) -> Any:
@@ -195,9 +203,9 @@ class _Expander:
 
     # -- plumbing ---------------------------------------------------------------------
     def add_node(self, path: tuple[str, ...], op: Op | None, inputs: tuple[int, ...],
-                 out: Shape, line: int | None) -> int:
+                 out: Shape, line: int | None, shares: int | None = None) -> int:
         ins = tuple(self.nodes[i].out_shape for i in inputs)
-        self.nodes.append(Node(len(self.nodes), path, op, inputs, ins, out, line, self.survival))
+        self.nodes.append(Node(len(self.nodes), path, op, inputs, ins, out, line, self.survival, shares))
         return len(self.nodes) - 1
 
     def shape_env(self, env: Mapping[str, Any], x: int) -> dict[str, Any]:
@@ -280,7 +288,7 @@ class _Expander:
                     raise self.unknown(key, line)  # {covn: {out: 8}}: a typo, not a name
                 kind, inner, mods, _ = self.parse(value, line)
                 return kind, inner, mods, str(key)
-        rest = [k for k in item if k not in ("when", "then")]
+        rest = [k for k in item if k not in ("when", "then", "share")]
         if not known and len(rest) == 1 and len(item) > 1:  # {conv1: ITEM, when: ...}: a named item
             kind, inner, mods, _ = self.parse(item[rest[0]], line)
             return kind, inner, {**mods, **{k: item[k] for k in item if k != rest[0]}}, rest[0]
@@ -336,10 +344,12 @@ class _Expander:
             elif kind in self.m.blocks:
                 x = self.call_block(kind, value, mods, env, x, path, line)
             else:
+                share = mods.pop("share", None)
                 if mods:
                     raise SpecError(f"{kind}: unexpected key(s) {', '.join(mods)} beside the op",
-                                    expected=f"fields inside it: {{{kind}: {{...}}}}")
-                x = self.op(kind, value, env, x, path, line)
+                                    expected=f"fields inside it: {{{kind}: {{...}}}}; beside it: name, when, share")
+                owner = None if share is None else self.lookup(share, env, x, path, self.outputs, "share")
+                x = self.op(kind, value, env, x, path, line, owner)
             if then is not None:
                 if kind in REGISTRY and kind not in STRUCTURES:
                     raise SpecError("'then' applies to blocks and structures, not to a single op")
@@ -350,7 +360,7 @@ class _Expander:
             raise exc.with_context(line=line, path=".".join(path)) from None
 
     def op(self, kind: str, value: Any, env: Mapping[str, Any], x: int, path: tuple[str, ...],
-           line: int | None) -> int:
+           line: int | None, owner: int | None = None) -> int:
         cls = REGISTRY[kind]
         if value is not None and not isinstance(value, LDict):
             raise SpecError(f"{kind}: expected a mapping of fields, got {value!r}",
@@ -359,7 +369,25 @@ class _Expander:
         if cls.arity != 1:
             raise SpecError(f"{kind} merges branches", expected=f"{{{kind}: [branch, branch, ...]}}")
         out = op.infer([self.nodes[x].out_shape], self.warner(path, line))
-        return self.add_node(path, op, (x,), out, line)
+        if owner is not None:
+            owner = self.check_share(op, [self.nodes[x].out_shape], owner)
+        return self.add_node(path, op, (x,), out, line, owner)
+
+    def check_share(self, op: Op, ins: list[Shape], owner: int) -> int:
+        """The node that owns the weights ``op`` shares (following chains), if the shapes agree."""
+        src = self.nodes[owner]
+        mine = op.weight_shapes(ins)
+        if not mine:
+            raise SpecError(f"share: a {op.kind} layer has no weights to share",
+                            expected="share on a conv, linear or bn layer")
+        if src.op is None or type(src.op) is not type(op):
+            raise SpecError(f"share: {src.name} is {'the input' if src.op is None else src.op.describe()}, "
+                            f"not a {op.kind} layer", expected=f"the path of an earlier {op.kind} layer")
+        theirs = src.op.weight_shapes(list(src.in_shapes))
+        if mine != theirs:
+            raise SpecError(f"share: this {op.kind} needs weights {_shapes(mine)}, {src.name} has {_shapes(theirs)}",
+                            expected="a layer with the same weight shapes (same kernel, channels, groups, bias)")
+        return src.shares if src.shares is not None else owner
 
     def resolved_fields(self, cls: type[Op], value: LDict | None, env: Mapping[str, Any],
                         x: int) -> dict[str, Any]:
@@ -453,7 +481,8 @@ class _Expander:
             out = self.at(kind, value, bmods, block_env, x, path, body.line)
         else:
             out = self.seq(body, block_env, x, _Scope(path))
-        if key and all(i == x or i >= start for n in self.nodes[start:] for i in n.inputs):
+        if key and all(i == x or i >= start for n in self.nodes[start:] for i in n.inputs) and all(
+                n.shares is None or n.shares >= start for n in self.nodes[start:]):
             self.templates[key] = _Template(start, len(self.nodes), x, out, path, warned,
                                             len(self.warnings), aux, len(self.aux_outputs))
         self.outputs[path] = out
@@ -469,7 +498,8 @@ class _Expander:
         for node in self.nodes[t.start:t.end]:
             new_path = (*path, *node.path[cut:])
             ids[node.id] = self.add_node(new_path, node.op, tuple(ids[i] for i in node.inputs),
-                                         node.out_shape, node.line)
+                                         node.out_shape, node.line,
+                                         None if node.shares is None else ids.get(node.shares, node.shares))
             for k in range(len(path), len(new_path) + 1):  # the last node under a name is its output
                 self.outputs[new_path[:k]] = ids[node.id]
         for w in self.warnings[t.warned:t.warned_end]:
@@ -602,18 +632,38 @@ class _Expander:
               scope: _Scope, line: int | None) -> int:
         """Continue from an earlier layer's output, looked up from the innermost scope outward."""
         self.no_extra("ref", mods)
+        found = self.lookup(value, env, x, scope.path, self.outputs, "ref")
+        assert found is not None
+        return found
+
+    def lookup(self, value: Any, env: Mapping[str, Any], x: int, path: tuple[str, ...],
+               table: dict[tuple[str, ...], int], what: str) -> int | None:
+        """The node an earlier name refers to, searched from the innermost level of ``path`` outward.
+
+        Braces hold expressions (``cells.{i - 2}``). ``ref`` also knows ``in`` and ``input``; for
+        ``share`` the name must be one layer, and an empty name (a block argument left at "") is none.
+        """
         shape_env = self.shape_env(env, x)
         text = re.sub(r"\{([^}]*)\}", lambda m: str(self.eval(m.group(1), shape_env)), str(value))
-        parent = scope.path[:-1]
-        if text == "input":
+        parent = path[:-1]
+        if what == "share":
+            if not text:
+                return None
+        elif text == "input":
             return 0
-        table, key = (self.inputs, ()) if text == "in" else (self.outputs, tuple(text.split(".")))
+        elif text == "in":
+            table, text = self.inputs, ""
+        key = tuple(text.split(".")) if text else ()
         for k in range(len(parent), -1, -1):
             found = table.get((*parent[:k], *key))
             if found is not None:
+                if what == "share" and self.nodes[found].path != (*parent[:k], *key):
+                    raise SpecError(f"share: {text!r} is a group of layers ending in {self.nodes[found].name}",
+                                    expected="the path of one conv, linear or bn layer")
                 return found
-        raise SpecError(f"ref: no layer {text!r} before this point",
-                        expected="the name of an earlier layer, 'in' or 'input'")
+        raise SpecError(f"{what}: no layer {text!r} before this point",
+                        expected="the name of an earlier layer, 'in' or 'input'" if what == "ref" else
+                        "the path of an earlier layer, relative to an enclosing level")
 
     def s_sub(self, value: Any, mods: dict[str, Any], env: Mapping[str, Any], x: int,
               scope: _Scope, line: int | None) -> int:

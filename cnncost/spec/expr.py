@@ -63,12 +63,24 @@ def names_in(text: str) -> frozenset[str]:
 
 
 def is_expression(text: str) -> bool:
-    """True when ``text`` parses as an expression (``'1x1'`` does not, ``'width*4'`` does)."""
+    """True when ``text`` parses as an expression (``'1x1'`` does not, ``'width*4'`` does).
+
+    A dotted layer path (``'f1.f.conv'``) parses as attribute access, which the language does
+    not have: it is text, so a block argument can name a layer without quotes.
+    """
     try:
-        _parse(text)
+        tree = _parse(text)
     except SpecError:
         return False
-    return True
+    return not _is_path(tree)
+
+
+def _is_path(node: ast.expr) -> bool:
+    if not isinstance(node, ast.Attribute):
+        return False
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, ast.Name)
 
 
 def evaluate(text: str, env: Mapping[str, Any]) -> Any:

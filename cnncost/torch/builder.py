@@ -21,6 +21,17 @@ class _Container(nn.Module):
     """A named level of the spec (stage, block, branch): holds children, runs nothing itself."""
 
 
+def _tie(module: nn.Module, owner: nn.Module) -> None:
+    """Make ``module`` use ``owner``'s parameters and buffers — the same tensors, one set of weights
+    (``share:``); ``model.parameters()`` then yields them once. The engine checked the shapes."""
+    def slots(m: nn.Module) -> list[tuple[dict[str, torch.Tensor | None], str]]:
+        return [(table, name) for sub in m.modules() for table in (sub._parameters, sub._buffers)
+                for name, t in table.items() if t is not None]
+
+    for (table, name), (src, src_name) in zip(slots(module), slots(owner), strict=True):
+        table[name] = src[src_name]
+
+
 class SpecNet(nn.Module):
     """Runs the spec's graph node by node; tensors are freed after their last reader."""
 
@@ -39,6 +50,9 @@ class SpecNet(nn.Module):
         self._free_after = {n: [i for i, last in last_use.items() if last == n and i not in keep]
                             for n in range(len(graph.nodes))}
         self._modules_by_node = [self.get_submodule(p) for p in self.paths]
+        for node, module in zip(graph.nodes[1:], self._modules_by_node, strict=True):
+            if node.shares is not None:
+                _tie(module, self._modules_by_node[node.shares - 1])
 
     def _place(self, path: tuple[str, ...], module: nn.Module) -> None:
         parent: nn.Module = self

@@ -109,16 +109,19 @@ def check_against_torch(a: Analysis, net: SpecNet, x: torch.Tensor) -> list[Chec
     for h in hooks:
         h.remove()
     shape_diffs, param_diffs, buffer_diffs = [], [], []
+    seen: set[int] = set()  # a shared tensor counts at its first layer, as the engine counts it
     for layer in a.layers[1:]:
         path = layer.name
         if shapes.get(path) != tuple(layer.out_shape):
             shape_diffs.append(f"{path}: engine {layer.out_shape}, torch {shapes.get(path)}")
         m = modules[path]
-        p = sum(t.numel() for t in m.parameters())
+        own = [t for t in (*m.parameters(), *m.buffers()) if id(t) not in seen]
+        seen.update(id(t) for t in own)
+        p = sum(t.numel() for t in own if isinstance(t, nn.Parameter))
         if p != layer.params:
             hint = "bias?" if abs(p - layer.params) == layer.out_shape[0] else ""
             param_diffs.append(_layer_diff(path, "params", layer.params, p, hint))
-        b = sum(t.numel() for t in m.buffers())
+        b = sum(t.numel() for t in own if not isinstance(t, nn.Parameter))
         if b != layer.buffers:
             buffer_diffs.append(_layer_diff(path, "buffer elements", layer.buffers, b))
     n_layers = len(a.layers) - 1
