@@ -32,7 +32,7 @@ FAST = ("--min-time", "0.05", "--warmup", "1", "--threads", "1")
 ROOF = Roof(50e9, "fp32 matmul, fixed for the tests", "tests", 10e9, "tests")
 RESULT_FIELDS = {f.name for f in fields(BenchResult)}
 ENV_FIELDS = {"torch", "cuda_build", "cudnn", "device", "device_name", "cpu_model", "cpu_count", "threads",
-              "dtype", "channels_last", "compile", "mode", "impl", "warmup", "min_time_s", "python", "date"}
+              "dtype", "channels_last", "compile", "mode", "impl", "warmup", "min_time_s", "python", "date", "allocator"}
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +54,8 @@ def test_sweep_json_has_the_documented_fields_and_consistent_numbers(tmp_path):
     env = doc["environment"]
     assert env["device"] == "cpu" and env["threads"] == 1 and env["torch"] == torch.__version__
     assert doc["config"]["batches"] == [1, 2] and doc["roof"]["ridge"] == pytest.approx(5.0)
-    assert set(doc["conventions"]) >= {"latency", "throughput", "macs", "achieved", "roofline", "memory"}
+    assert set(doc["conventions"]) >= {"latency", "throughput", "macs", "achieved", "roofline", "memory",
+                                       "page_faults_per_step"}
     results = doc["results"]
     assert [(x["model"], x["batch"]) for x in results] == [("lenet5", 1), ("lenet5", 2),
                                                            ("lecture_conv", 1), ("lecture_conv", 2)]
@@ -77,6 +78,7 @@ def test_sweep_json_has_the_documented_fields_and_consistent_numbers(tmp_path):
         assert x["bound"] == ("compute-bound" if x["arithmetic_intensity"] >= 5.0 else "memory-bound")
         assert x["peak_memory_bytes"] is None and "not measured" in x["peak_memory_note"]
         assert x["cpu_maxrss_growth_bytes"] >= 0
+        assert x["page_faults_per_step"] >= 0  # Linux: getrusage's ru_minflt over the timed calls
 
 
 def test_table_and_csv_formats():
@@ -160,6 +162,20 @@ def test_user_errors_exit_2():
     for bad in (("--batch", "0"), ("--batch", "1,x"), ("--mode", "eval"), ("--device", "tpu"), ("-f", "xml")):
         assert run("lenet5", *bad, *FAST).exit_code == 2, bad
     assert run("nosuchnet", *FAST).exit_code == 2
+
+
+def test_page_faults_are_counted_over_the_timed_calls():
+    """A step that touches fresh memory each call (as glibc's mmap'd activations do) is seen."""
+    t = time_callable(lambda: _fresh_pages(64), warmup=1, min_time=0.02, min_blocks=3)
+    assert t.page_faults_per_call is not None and t.page_faults_per_call >= 32
+
+
+def _fresh_pages(n: int) -> None:
+    import mmap
+
+    with mmap.mmap(-1, n * 4096) as m:
+        for i in range(0, n * 4096, 4096):
+            m[i] = 1
 
 
 def test_timing_loop_and_percentiles():

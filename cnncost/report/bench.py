@@ -31,7 +31,13 @@ CONVENTIONS = {
                 "a lower bound on traffic); compute-bound when ≥ ridge = peak FLOP/s / bandwidth",
     "memory": "CUDA: torch.cuda.max_memory_allocated (reset per batch size, weights included); CPU: allocator "
               "not measured, the engine's activation bytes and the ru_maxrss high-water-mark growth instead",
+    "page_faults_per_step": "CPU: the process's minor page faults during the timed blocks / timed calls; "
+                            "thousands mean the allocator hands the activations back to the OS and maps them "
+                            "again every step, and the latency includes the kernel zeroing those pages",
 }
+
+FAULTS_NOTE = 1000
+"""Page faults per step above which the caption says the allocator, not only the model, is timed."""
 
 
 def num(x: float | None) -> str:
@@ -116,6 +122,12 @@ def bench_report(run: Any, raw: bool = False) -> Report:
                  + "); bound: FLOPs / (params + activations × batch) bytes vs the ridge point; "
                  + ("memory: torch.cuda.max_memory_allocated" if cfg.device.startswith("cuda")
                     else "memory: engine activation bytes (allocator not measured on CPU)"))
+    faulty = [r for r in run.results if (r.page_faults_per_step or 0) > FAULTS_NOTE]
+    if faulty:
+        worst = max(faulty, key=lambda r: r.page_faults_per_step)
+        lines.append(f"note: {worst.model} batch {worst.batch}: {worst.page_faults_per_step:,.0f} page faults per step "
+                     "(4 KiB each): the allocator maps the activations afresh every step and the latency includes "
+                     "it; for steady-state timings see README \"bench\" (MALLOC_MMAP_THRESHOLD_, jemalloc)")
     n_oom = sum(r.status == "oom" for r in run.results)
     if n_oom:
         lines.append(f"{n_oom} batch size(s) ran out of memory (OOM); the sweep went on")

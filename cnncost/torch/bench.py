@@ -139,6 +139,13 @@ class Timing:
     samples: tuple[float, ...]
     block_size: int
     total_s: float
+    page_faults: int | None = None
+    """Minor page faults of the process during the timed blocks (Unix; None elsewhere)."""
+
+    @property
+    def page_faults_per_call(self) -> float | None:
+        calls = len(self.samples) * self.block_size
+        return None if self.page_faults is None or not calls else self.page_faults / calls
 
     @property
     def median(self) -> float:
@@ -200,11 +207,27 @@ def _time_blocks(fn: Callable[[], Any], cuda: bool, warmup: int, min_time: float
         number *= 10
     samples: list[float] = []
     total = 0.0
+    faults = _minor_faults()
     while total < min_time or len(samples) < min_blocks:
         took = block(number)
         samples.append(took / number)
         total += took
-    return Timing(tuple(samples), number, total)
+    after = _minor_faults()
+    return Timing(tuple(samples), number, total, None if faults is None or after is None else after - faults)
+
+
+def _minor_faults() -> int | None:
+    """The process's minor page faults so far: on CPU, a forward pass whose activations the
+    allocator maps fresh each call (glibc returns large blocks to the OS) pays one per 4 KiB page."""
+    return _rusage("ru_minflt")
+
+
+def _rusage(name: str) -> int | None:
+    try:
+        import resource
+    except ImportError:  # not on Unix
+        return None
+    return int(getattr(resource.getrusage(resource.RUSAGE_SELF), name))
 
 
 # --------------------------------------------------------------------------- device peak
@@ -333,6 +356,10 @@ class BenchResult:
     peak_memory_note: str = ""
     cpu_maxrss_growth_bytes: int | None = None
     """CPU: growth of the process's ``ru_maxrss`` high-water mark during this batch size."""
+    page_faults_per_step: float | None = None
+    """CPU: minor page faults per timed call. Thousands mean the allocator maps the activations
+    afresh every step (glibc's default for blocks over its mmap threshold) and the latency includes
+    the kernel zeroing those pages; see README "bench" for steady-state allocator settings."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -367,6 +394,11 @@ def device_name(cfg: BenchConfig) -> str:
     return torch.cuda.get_device_name(cfg.device) if cfg.is_cuda else cpu_model()
 
 
+ALLOCATOR_ENV = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX", "LD_PRELOAD",
+                 "PYTORCH_CUDA_ALLOC_CONF")
+"""Settings that change CPU timings by ~10% (glibc mapping activations afresh each step) or CUDA's."""
+
+
 def environment(cfg: BenchConfig) -> dict[str, Any]:
     """Everything a reader needs to compare two runs."""
     cuda = torch.cuda.is_available()
@@ -388,6 +420,7 @@ def environment(cfg: BenchConfig) -> dict[str, Any]:
         "impl": cfg.impl,
         "warmup": cfg.warmup,
         "min_time_s": cfg.min_time,
+        "allocator": {k: os.environ[k] for k in ALLOCATOR_ENV if k in os.environ},
         "python": platform.python_version(),
         "platform": platform.platform(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -455,11 +488,8 @@ def make_step(model: nn.Module, x: torch.Tensor, mode: str) -> Callable[[], Any]
 
 
 def _maxrss_bytes() -> int | None:
-    try:
-        import resource
-    except ImportError:  # not on Unix
-        return None
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    kib = _rusage("ru_maxrss")
+    return None if kib is None else kib * 1024  # KiB on Linux
 
 
 def bench_model(spec: ModelSpec, cfg: BenchConfig, roof: Roof | None = None,
@@ -578,6 +608,8 @@ def _bench_batch(spec: ModelSpec, cfg: BenchConfig, roof: Roof, a: Any, model: n
     r.median_ms, r.p10_ms, r.p90_ms = 1e3 * med, 1e3 * t.quantile(0.1), 1e3 * t.quantile(0.9)
     r.min_ms = 1e3 * min(t.samples)
     r.blocks, r.block_size, r.timed_s = len(t.samples), t.block_size, t.total_s
+    if not cfg.is_cuda:
+        r.page_faults_per_step = t.page_faults_per_call
     r.samples_per_s = batch / med
     r.achieved_macs_per_s = r.macs_per_step / med
     r.achieved_flops_per_s = 2 * r.achieved_macs_per_s
