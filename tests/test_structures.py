@@ -250,3 +250,15 @@ def test_ref_agrees_with_torch(write_spec):
           - conv: {out: 4, k: 1}
         """)
     assert all(c.ok for c in crosscheck(load_model(str(path)), ["torch", "fvcore"]))
+
+
+def test_a_named_shortcut_keeps_its_name(write_spec):
+    """``shortcut: {downsample: [...]}`` is named like timm's module, not ``shortcut``."""
+    a = analyze(load_model(str(write_spec("""
+        input: [8, 8, 8]
+        layers:
+          - block:
+              residual: [conv: {out: 16, k: 3, stride: 2, pad: 1}]
+              shortcut: {downsample: [conv: {out: 16, k: 1, stride: 2}]}
+        """))))
+    assert [r.name for r in a.layers[1:]] == ["block.conv1", "block.downsample.conv1", "block.add"]

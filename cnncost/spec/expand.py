@@ -690,8 +690,8 @@ class _Expander:
             self.survival = outer
         s = x
         if shortcut not in (None, "identity"):
-            kind, inner, smods, _ = self.parse(shortcut, line)
-            s = self.at(kind, inner, smods, env, x, (*scope.path, scope.name("shortcut", "", line)),
+            kind, inner, smods, sname = self.parse(shortcut, line)  # named: {downsample: [...]}
+            s = self.at(kind, inner, smods, env, x, (*scope.path, scope.name(sname or "shortcut", "", line)),
                         getattr(shortcut, "line", line))
         return self.merge("add", op, [y, s], scope, line)
 
