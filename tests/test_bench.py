@@ -32,7 +32,8 @@ FAST = ("--min-time", "0.05", "--warmup", "1", "--threads", "1")
 ROOF = Roof(50e9, "fp32 matmul, fixed for the tests", "tests", 10e9, "tests")
 RESULT_FIELDS = {f.name for f in fields(BenchResult)}
 ENV_FIELDS = {"torch", "cuda_build", "cudnn", "device", "device_name", "cpu_model", "cpu_count", "threads",
-              "dtype", "channels_last", "compile", "mode", "impl", "warmup", "min_time_s", "python", "date", "allocator"}
+              "dtype", "channels_last", "compile", "mode", "impl", "warmup", "min_time_s", "python", "date",
+              "allocator"}
 
 
 @pytest.fixture(autouse=True)

@@ -260,7 +260,8 @@ def test_published_numbers():
         ("cifar_resnet1202", "params", "10.2M"),            # the DenseNet table: 19.4M (ResNet paper Table 6)
         ("preact_resnet1001", "params", "10.2M"),           # 10.3M with BN, 10.2M without
         ("resnext101_64x4d", "params", "83.6M"),            # NASNet table: 83.5M
+        ("resnext50_32x4d", "macs", "4.24e9"),              # SENet table: 4.23G + residual-add elements
     ]
     assert status[("resnext101_64x4d", "macs", "31.5e9")] == "pass"
     assert status[("cifar_resnet1202", "params", "19.4M")] == "pass"
-    assert len(results) == 27
+    assert len(results) == 28
