@@ -128,3 +128,16 @@ def test_all_ops_breakdown():
              if r.kind == "bn")
     assert t.ops["bn"] == bn
     assert t.ops["elementwise"] > 0 and t.ops["act"] > 0 and t.ops["pool"] > 0
+
+
+def test_mean_is_global_avgpool_that_fvcore_does_not_count(write_spec):
+    """timm's SE squeeze ``x.mean((2, 3), keepdim=True)``: same shape and ops as a global pool,
+    but fvcore has no handle for aten::mean (adaptive_avg_pool2d counts one per input element)."""
+    a = analyze(load_model(str(write_spec("""
+        input: [16, 7, 7]
+        layers: [{mean: {}, name: m}, {ref: input}, {global_avgpool: {}, name: g}]
+        """))))
+    m, g = a.layers[1], a.layers[2]
+    assert m.out_shape == g.out_shape == (16, 1, 1)
+    assert m.all_ops == g.all_ops == 16 * 7 * 7
+    assert (m.fvcore, g.fvcore) == (0, 16 * 7 * 7)

@@ -61,7 +61,7 @@ def test_se_module_layout():
     assert a.within(se).params == 2 * 1024 * 64 + 64 + 1024
     assert a.within(se).macs == 2 * 1024 * 64              # the fcs run on 1×1 maps
     assert layer(a, *se, "gate", "fc1").out_shape == (64, 1, 1)
-    assert layer(a, *se, "gate", "avg_pool").label == "avgpool 14×14/14"   # timm: x.mean((2, 3))
+    assert layer(a, *se, "gate", "squeeze").label == "mean"   # timm: x.mean((2, 3), keepdim=True)
     assert layer(a, *se, "mul").out_shape == (1024, 14, 14)
     # the gate sits on the residual branch, before the add with the shortcut
     paths = [r.path for r in a.layers if r.path[:2] == ("layer3", "0")]

@@ -136,7 +136,8 @@ def _nothing(node: Node, st: _Storages, elem: int) -> Saved:
 
 SAVE_RULES: dict[str, Callable[[Node, _Storages, int], Saved]] = {
     "conv": _conv, "linear": _input, "bn": _bn, "avgpool": _input, "maxpool": _maxpool,
-    "adaptive_avgpool": _adaptive_avg, "global_avgpool": _adaptive_avg, "adaptive_maxpool": _adaptive_max,
+    "adaptive_avgpool": _adaptive_avg, "global_avgpool": _adaptive_avg, "mean": _adaptive_avg,
+    "adaptive_maxpool": _adaptive_max,
     "dropout": _dropout, "lrn": _lrn, "mul": _mul, "softmax": _output,
     **{k: _act for k in ("relu", "relu6", "leaky_relu", "elu", "silu", "hardswish", "hardsigmoid",
                          "sigmoid", "tanh", "gelu")},

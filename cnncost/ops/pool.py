@@ -94,3 +94,16 @@ class GlobalAvgPool(AdaptiveAvgPool):
     def infer(self, ins: list[Shape], warn: Warn) -> Shape:
         c, _, _ = require_chw(self.kind, ins[0])
         return (c, 1, 1)
+
+
+@register
+class Mean(GlobalAvgPool):
+    """``x.mean((2, 3), keepdim=True)``: the same values as ``global_avgpool``, written as timm's SE
+    modules write their squeeze. fvcore has no handle for ``aten::mean``, so it counts 0 there
+    (``global_avgpool``'s ``adaptive_avg_pool2d`` counts one per input element); autograd saves nothing."""
+
+    kind = "mean"
+    aliases = ()
+
+    def fvcore_flops(self, ins: list[Shape], out: Shape) -> int:
+        return 0

@@ -131,6 +131,18 @@ def _adaptive_avg(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
     return nn.AdaptiveAvgPool2d(out[1:])
 
 
+class SpatialMean(nn.Module):
+    """``x.mean((2, 3), keepdim=True)`` (timm's SE squeeze)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean((2, 3), keepdim=True)
+
+
+@builds("mean")
+def _mean(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    return SpatialMean()
+
+
 @builds("adaptive_maxpool")
 def _adaptive_max(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
     return nn.AdaptiveMaxPool2d(out[1:])
