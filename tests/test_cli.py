@@ -112,6 +112,9 @@ def test_schema_is_json_and_knows_the_ops():
     schema = json.loads(run("schema").stdout)
     assert "op_conv" in schema["$defs"]
     assert "groups" in schema["$defs"]["op_conv"]["properties"]
+    assert "op_mean" in schema["$defs"]
+    layer = json.dumps(schema["$defs"]["layer"])
+    assert '"share"' in layer and '"when"' in layer
 
 
 def test_table_does_not_import_torch_or_pandas():

@@ -53,6 +53,7 @@ def json_schema() -> dict[str, Any]:
     layer_props: dict[str, Any] = {k: {"$ref": f"#/$defs/op_{k}"} for k in ops}
     layer_props.update({
         "name": {"type": "string"}, "when": {"anyOf": [{"type": "boolean"}, _EXPR]},
+        "share": {"type": "string", "description": "path of an earlier layer whose weights this op reuses"},
         "then": {"$ref": "#/$defs/layers"},
         "seq": {"$ref": "#/$defs/layers"}, "repeat": _INT, "dense": _INT,
         "body": {"$ref": "#/$defs/layers"}, "block": {"type": "string"},
