@@ -20,6 +20,7 @@ torch = pytest.importorskip("torch")
 from typer.testing import CliRunner  # noqa: E402
 
 from cnncost.analysis.cost import analyze  # noqa: E402
+from cnncost.analysis.memory import memory  # noqa: E402
 from cnncost.cli import app  # noqa: E402
 from cnncost.spec.catalog import load_model  # noqa: E402
 from cnncost.torch import bench as benchmod  # noqa: E402
@@ -80,6 +81,8 @@ def test_sweep_json_has_the_documented_fields_and_consistent_numbers(tmp_path):
         assert x["peak_memory_bytes"] is None and "not measured" in x["peak_memory_note"]
         assert x["cpu_maxrss_growth_bytes"] >= 0
         assert x["page_faults_per_step"] >= 0  # Linux: getrusage's ru_minflt over the timed calls
+        m = memory(analyze(x["model"], batch=x["batch"]))  # what `cnncost memory` says, CPU workspace included
+        assert x["predicted_memory_bytes"] == m.param_bytes + m.buffer_bytes + m.peak_cpu_bytes > 0
 
 
 def test_table_and_csv_formats():
@@ -103,6 +106,9 @@ def test_training_mode_counts_three_forward_passes():
     assert r.status == "ok" and r.mode == "training"
     assert r.macs_per_step == 3 * 2 * analyze(spec).totals.macs
     assert r.achieved_macs_per_s == pytest.approx(r.macs_per_step / (r.median_ms / 1e3))
+    m = memory(analyze(spec, batch=2), optimizer="momentum")  # the step's SGD(momentum=0.9)
+    assert r.predicted_memory_bytes == m.training_total_bytes == (
+        3 * m.param_bytes + m.buffer_bytes + m.saved_activation_bytes)
 
 
 def test_oom_in_one_batch_size_is_reported_and_the_sweep_goes_on(monkeypatch):

@@ -29,8 +29,10 @@ CONVENTIONS = {
     "roofline": "arithmetic intensity = forward FLOPs (2 × MACs × batch) / bytes, bytes = params × dtype bytes "
                 "+ activations × dtype bytes × batch (engine activations: input + every tensor a layer writes; "
                 "a lower bound on traffic); compute-bound when ≥ ridge = peak FLOP/s / bandwidth",
-    "memory": "CUDA: torch.cuda.max_memory_allocated (reset per batch size, weights included); CPU: allocator "
-              "not measured, the engine's activation bytes and the ru_maxrss high-water-mark growth instead",
+    "memory": "CUDA: torch.cuda.max_memory_allocated (reset per batch size, weights included) beside the "
+              "engine's prediction (predicted_memory_bytes: weights + buffers + liveness peak of the activations; "
+              "training: + gradients + SGD momentum + saved-for-backward); CPU: the allocator is not measured: "
+              "the prediction (with the oneDNN conv workspace) and the ru_maxrss high-water-mark growth",
     "page_faults_per_step": "CPU: the process's minor page faults during the timed blocks / timed calls; "
                             "thousands mean the allocator hands the activations back to the OS and maps them "
                             "again every step, and the latency includes the kernel zeroing those pages",
@@ -74,8 +76,8 @@ def _row(r: Any) -> dict[str, Any]:
     if r.bound:
         sign = "≥" if r.bound == "compute-bound" else "<"
         row["bound"] = f"{r.bound.split('-')[0]} ({num(r.arithmetic_intensity)} {sign} {num(r.ridge_point)})"
-    row["memory"] = (f"{nbytes(r.peak_memory_bytes)} peak" if r.peak_memory_bytes is not None
-                     else f"{nbytes(r.activation_bytes)} act.")
+    row["memory"] = (f"{nbytes(r.peak_memory_bytes)} (pred. {nbytes(r.predicted_memory_bytes)})"
+                     if r.peak_memory_bytes is not None else f"pred. {nbytes(r.predicted_memory_bytes)}")
     return row
 
 
@@ -120,8 +122,8 @@ def bench_report(run: Any, raw: bool = False) -> Report:
     lines.append("GMAC/s = engine MACs (conv+linear) × batch / median (FLOP/s = 2×"
                  + (", training step = 3× forward MACs" if cfg.mode == "training" else "")
                  + "); bound: FLOPs / (params + activations × batch) bytes vs the ridge point; "
-                 + ("memory: torch.cuda.max_memory_allocated" if cfg.device.startswith("cuda")
-                    else "memory: engine activation bytes (allocator not measured on CPU)"))
+                 + ("memory: torch.cuda.max_memory_allocated (the engine's prediction)" if cfg.device.startswith("cuda")
+                    else "memory: the engine's predicted peak, weights included (allocator not measured on CPU)"))
     faulty = [r for r in run.results if (r.page_faults_per_step or 0) > FAULTS_NOTE]
     if faulty:
         worst = max(faulty, key=lambda r: r.page_faults_per_step)

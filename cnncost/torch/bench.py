@@ -53,7 +53,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnncost.analysis.cost import analyze
+from cnncost.analysis.cost import analyze, analyze_graph
+from cnncost.analysis.memory import memory
 from cnncost.errors import SpecError
 from cnncost.spec.family import ModelSpec
 from cnncost.torch import devices
@@ -354,6 +355,9 @@ class BenchResult:
     peak_memory_bytes: int | None = None
     """CUDA: ``torch.cuda.max_memory_allocated`` over warm-up and timing; None on CPU."""
     peak_memory_note: str = ""
+    predicted_memory_bytes: int = 0
+    """The engine's prediction of the same peak (see ``predicted_memory``)."""
+    predicted_memory_note: str = ""
     cpu_maxrss_growth_bytes: int | None = None
     """CPU: growth of the process's ``ru_maxrss`` high-water mark during this batch size."""
     page_faults_per_step: float | None = None
@@ -557,11 +561,32 @@ def _result(spec: ModelSpec, cfg: BenchConfig, roof: Roof, a: Any, batch: int) -
         bandwidth_bytes_per_s=roof.bandwidth, ridge_point=ridge,
         bound=(("compute-bound" if intensity >= ridge else "memory-bound") if ridge else None),
         activation_bytes=acts1 * b * batch,
+        **predicted_memory(a, cfg, batch),
         peak_memory_note=("torch.cuda.max_memory_allocated, reset before this batch size, weights included"
                           if cfg.is_cuda else "allocator not measured on CPU; cpu_maxrss_growth_bytes is the "
                                               "growth of the process's ru_maxrss high-water mark"),
     )
     return r
+
+
+def predicted_memory(a: Any, cfg: BenchConfig, batch: int) -> dict[str, Any]:
+    """What ``cnncost memory`` predicts for this step: weights + buffers + the liveness peak of the
+    activations (inference; on CPU with the modelled oneDNN conv workspace), or weights + buffers +
+    gradients + SGD momentum + saved-for-backward (training). A lower bound on CUDA: cuDNN's
+    workspaces, the caching allocator's block rounding and backward's transients are not modelled."""
+    m = memory(analyze_graph(a.graph, batch), dtype_bytes=DTYPE_BYTES[cfg.dtype], optimizer="momentum")
+    fixed = m.param_bytes + m.buffer_bytes
+    if cfg.mode == "training":
+        return {"predicted_memory_bytes": m.training_total_bytes,
+                "predicted_memory_note": "params + buffers + gradients + SGD momentum + saved-for-backward "
+                                         "activations (cnncost memory); backward transients not modelled"}
+    if cfg.is_cuda:
+        return {"predicted_memory_bytes": fixed + m.peak_inference_bytes,
+                "predicted_memory_note": "params + buffers + liveness peak of the activations at "
+                                         f"{m.peak_at} (cnncost memory); cuDNN workspaces not modelled"}
+    return {"predicted_memory_bytes": fixed + m.peak_cpu_bytes,
+            "predicted_memory_note": "params + buffers + liveness peak with torch's CPU (oneDNN) conv "
+                                     "workspace (cnncost memory)"}
 
 
 def _bench_batch(spec: ModelSpec, cfg: BenchConfig, roof: Roof, a: Any, model: nn.Module,
