@@ -10,6 +10,12 @@ import pytest
 from cnncost.spec.catalog import all_models
 
 
+def layer(a, *path: str):
+    """The single op at ``path`` of an analysis (``Analysis.within`` sums a whole group instead)."""
+    (row,) = [r for r in a.layers if r.path == path]
+    return row
+
+
 def catalogue() -> list[str]:
     """Every built-in model (canonical names, no aliases)."""
     return sorted({target for _, target in all_models().values()})

@@ -10,6 +10,7 @@ import pytest
 
 from cnncost import analyze
 from cnncost.analysis.published import check_models
+from tests.conftest import layer
 
 IMAGENET = {
     # name: (blocks, growth, init channels, params, buffers, MACs)
@@ -27,11 +28,6 @@ CIFAR = {
     "densenet_bc250_k24": (24, 250, True, 15_324_406, 15.3e6),
     "densenet_bc190_k40": (40, 190, True, 25_624_430, 25.6e6),
 }
-
-
-def layer(a, *path):
-    (row,) = [r for r in a.layers if r.path == path]
-    return row
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,7 @@ import pytest
 from cnncost import analyze
 from cnncost.analysis.published import check_models
 from cnncost.spec.expr import make_divisible
-
-
-def layer(a, *path):
-    (row,) = [r for r in a.layers if r.path == path]
-    return row
-
+from tests.conftest import layer
 
 # The lecture's (001) EfficientNet-B0 table: stage, operator, resolution (the stage's INPUT), #channels, #layers
 TABLE1 = [

@@ -9,15 +9,10 @@ import pytest
 
 from cnncost import analyze
 from cnncost.analysis.published import check_models
+from tests.conftest import layer
 
 INCEPTIONS = ["inception_3a", "inception_3b", "inception_4a", "inception_4b", "inception_4c",
               "inception_4d", "inception_4e", "inception_5a", "inception_5b"]
-
-
-def layer(a, *path):
-    """The single op at ``path`` (``within`` sums a group and labels it by its size)."""
-    (row,) = [r for r in a.layers if r.path == path]
-    return row
 
 
 @pytest.fixture(scope="module")

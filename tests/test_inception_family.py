@@ -11,16 +11,11 @@ import pytest
 
 from cnncost import analyze
 from cnncost.analysis.published import check_models
+from tests.conftest import layer
 
 MODELS = ["inception_v3", "inception_v3_aux", "inception_v4", "inception_resnet_v2",
           "inception_resnet_v1", "inception_resnet_v2_paper", "xception", "bn_inception",
           "bn_inception_caffe", "inception_v2_tf"]
-
-
-def layer(a, *path):
-    """The single op at ``path``."""
-    (row,) = [r for r in a.layers if r.path == path]
-    return row
 
 
 def shapes(a, names):

@@ -10,11 +10,7 @@ import pytest
 
 from cnncost import analyze
 from cnncost.analysis.published import check_models
-
-
-def layer(a, *path):
-    (row,) = [r for r in a.layers if r.path == path]
-    return row
+from tests.conftest import layer
 
 
 def convs(a, label_start=""):

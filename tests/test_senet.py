@@ -10,14 +10,10 @@ import pytest
 
 from cnncost import analyze
 from cnncost.analysis.published import check_models
+from tests.conftest import layer
 
 STAGES = {"layer1": (256, 56, 56), "layer2": (512, 28, 28), "layer3": (1024, 14, 14), "layer4": (2048, 7, 7)}
 SE_WIDTHS = {"layer1": 256, "layer2": 512, "layer3": 1024, "layer4": 2048}
-
-
-def layer(a, *path):
-    (row,) = [r for r in a.layers if r.path == path]
-    return row
 
 
 def se_params(depths, r=16):

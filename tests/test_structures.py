@@ -84,20 +84,22 @@ def test_dense_connectivity_shapes(write_spec):
     assert a.within(("se",)).out_shape == (64, 8, 8)
 
 
-@pytest.mark.torch
-def test_structures_agree_with_torch(write_spec):
+def torch_failures(path) -> list:
+    """The failing torch and fvcore cross-checks of the spec at ``path`` (skips without torch)."""
     pytest.importorskip("torch")
     from cnncost.torch.crosscheck import crosscheck
 
-    checks = crosscheck(load_model(str(write_spec(DENSE))), ["torch", "fvcore"])
-    assert all(c.ok for c in checks), [(c.check, c.engine, c.oracle, c.details) for c in checks if not c.ok]
+    checks = crosscheck(load_model(str(path)), ["torch", "fvcore"])
+    return [(c.check, c.engine, c.oracle, c.details) for c in checks if not c.ok]
+
+
+@pytest.mark.torch
+def test_structures_agree_with_torch(write_spec):
+    assert not torch_failures(write_spec(DENSE))
 
 
 @pytest.mark.torch
 def test_same_padding_with_stride_is_asymmetric_like_tensorflow(write_spec):
-    pytest.importorskip("torch")
-    from cnncost.torch.crosscheck import crosscheck
-
     path = write_spec("""
         input: [3, 15, 15]
         layers:
@@ -109,7 +111,7 @@ def test_same_padding_with_stride_is_asymmetric_like_tensorflow(write_spec):
         """)
     a = analyze(load_model(str(path)))
     assert [r.out_shape for r in a.layers[1:]] == [(8, 8, 8), (8, 4, 4), (8, 4, 4), (8, 4, 4), (8, 4, 4)]
-    assert all(c.ok for c in crosscheck(load_model(str(path)), ["torch", "fvcore"]))
+    assert not torch_failures(path)
 
 
 def test_stochastic_depth_expected_training_cost(write_spec):
@@ -179,13 +181,9 @@ def test_option_a_shortcut_slice_and_yaml_merge_keys(write_spec):
 
 @pytest.mark.torch
 def test_option_a_and_slice_agree_with_torch(write_spec):
-    pytest.importorskip("torch")
-    from cnncost.torch.crosscheck import crosscheck
-
     text = OPTION_A.replace("    defaults: &conv", "    params: {unused: &conv").replace(
         "bias: false}\n    layers", "bias: false}}\n    layers")
-    checks = crosscheck(load_model(str(write_spec(text))), ["torch", "fvcore"])
-    assert all(c.ok for c in checks), [(c.check, c.details) for c in checks if not c.ok]
+    assert not torch_failures(write_spec(text))
 
 
 def test_structure_keywords_can_name_layers(write_spec):
@@ -237,9 +235,6 @@ def test_ref_reads_earlier_outputs(write_spec):
 
 @pytest.mark.torch
 def test_ref_agrees_with_torch(write_spec):
-    pytest.importorskip("torch")
-    from cnncost.torch.crosscheck import crosscheck
-
     path = write_spec("""
         input: [16, 8, 8]
         layers:
@@ -249,7 +244,7 @@ def test_ref_agrees_with_torch(write_spec):
           - mix: {concat: [identity, [ref: input]]}
           - conv: {out: 4, k: 1}
         """)
-    assert all(c.ok for c in crosscheck(load_model(str(path)), ["torch", "fvcore"]))
+    assert not torch_failures(path)
 
 
 def test_a_named_shortcut_keeps_its_name(write_spec):

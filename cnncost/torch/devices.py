@@ -47,6 +47,7 @@ class DevicePeak:
 
 
 _HALVED = "tensor-core figures are the datasheet's sparsity figures ÷ 2 (dense)"
+_AS_PRINTED = "dense figures as printed (the datasheet gives the sparsity figures, ×2, beside them)"
 
 # Most specific patterns first: "H100 NVL" and "H100 PCIe" before the SXM default.
 DEVICES: tuple[DevicePeak, ...] = (
@@ -62,16 +63,16 @@ DEVICES: tuple[DevicePeak, ...] = (
                "NVIDIA H100 Tensor Core GPU datasheet (H100 SXM column)", _HALVED),
     DevicePeak("A100 PCIe 80GB", r"A100.*80GB.*PCIe|A100.*PCIe.*80GB", 19.5 * T, 156 * T, 312 * T, 312 * T,
                1935 * GB, "NVIDIA A100 Tensor Core GPU datasheet (A100 80GB PCIe column)",
-               "dense figures as printed (the datasheet gives sparsity ×2 beside them)"),
+               _AS_PRINTED),
     DevicePeak("A100 SXM 80GB", r"A100.*80GB", 19.5 * T, 156 * T, 312 * T, 312 * T, 2039 * GB,
                "NVIDIA A100 Tensor Core GPU datasheet (A100 80GB SXM column)",
-               "dense figures as printed (the datasheet gives sparsity ×2 beside them)"),
+               _AS_PRINTED),
     DevicePeak("A100 40GB", r"A100", 19.5 * T, 156 * T, 312 * T, 312 * T, 1555 * GB,
                "NVIDIA A100 Tensor Core GPU datasheet (A100 40GB columns)",
                "dense figures as printed; 40GB PCIe and SXM share the 1,555 GB/s bandwidth"),
     DevicePeak("L40S", r"L40S", 91.6 * T, 183 * T, 362.05 * T, 362.05 * T, 864 * GB,
                "NVIDIA L40S GPU datasheet",
-               "dense figures as printed (the datasheet gives sparsity figures beside them)"),
+               _AS_PRINTED),
     DevicePeak("L4", r"\bL4\b", 30.3 * T, 120 / 2 * T, 242 / 2 * T, 242 / 2 * T, 300 * GB,
                "NVIDIA L4 Tensor Core GPU datasheet", _HALVED),
     DevicePeak("RTX 4090", r"RTX\s*4090", 82.6 * T, 82.6 * T, 165.2 * T, 165.2 * T, 1008 * GB,
@@ -79,7 +80,7 @@ DEVICES: tuple[DevicePeak, ...] = (
                "fp16/bf16: 'Tensor TFLOPS with FP32 Accumulate' (165.2; FP16 accumulate is 330.3)"),
     DevicePeak("A10", r"\bA10\b", 31.2 * T, 62.5 * T, 125 * T, 125 * T, 600 * GB,
                "NVIDIA A10 Tensor Core GPU datasheet",
-               "dense figures as printed (the datasheet gives sparsity figures beside them)"),
+               _AS_PRINTED),
 )
 
 
