@@ -22,9 +22,13 @@ $(VENV)/.full: $(BIN)/python pyproject.toml
 demo: $(VENV)/.core
 	$(BIN)/cnncost table vgg16
 
-test: $(VENV)/.full
-	$(BIN)/ruff check cnncost tests benchmarks
+test: $(VENV)/.full lint
 	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.full
+	$(BIN)/ruff check cnncost tests benchmarks
+	$(BIN)/ruff format --check cnncost tests benchmarks
+	$(BIN)/mypy
 
 bench: $(VENV)/.core
 	$(BIN)/python benchmarks/bench_table.py

@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("fvcore")
 
 from cnncost.torch.builder import build  # noqa: E402
-from cnncost.torch.crosscheck import crosscheck  # noqa: E402
+from cnncost.torch.crosscheck import UNEXPLAINED, crosscheck  # noqa: E402
 
 
 @pytest.mark.torch
@@ -25,6 +25,8 @@ def test_engine_equals_torch_fvcore_and_reference(model):
     failures = [f"{c.check}: cnncost {c.engine} vs {c.oracle}; " + "; ".join(c.details[:5])
                 for c in checks if not c.ok]
     assert not failures, "\n".join(failures)
+    unexplained = [op for c in checks for op, (_, why) in c.skipped.items() if why == UNEXPLAINED]
+    assert not unexplained, f"fvcore skips {unexplained}: say why in the op class's fvcore_skips"
     assert {c.check.split(" (")[0] for c in checks} >= {"shapes", "params", "buffers", "FlopCounterMode = 2×MACs",
                                                         "fvcore total"}
 

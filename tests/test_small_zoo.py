@@ -253,7 +253,7 @@ def test_fractalnet_joins_are_flat_means():
     assert row(a, "block", "0", "cols", "add").ops == {"elementwise": 64 * 16 * 16}
     assert [r.kind for r in block].count("maxpool") == 3            # each column pooled before the join
     scales = [r for r in a.graph.nodes if r.op is not None and r.op.kind == "scale" and r.path[:2] == ("block", "0")]
-    assert [s.op.v["value"] for s in scales] == pytest.approx([1 / 2, 1 / 3])
+    assert [s.op.value for s in scales] == pytest.approx([1 / 2, 1 / 3])
 
 
 @pytest.mark.parametrize(("columns", "convs", "path"), [(1, 1, 1), (2, 3, 2), (3, 7, 4), (4, 15, 8), (5, 31, 16)])

@@ -19,6 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cnncost.ops.base import OP_CLASSES
+
+__all__ = ["CONVENTIONS", "DTYPES", "OP_CLASSES", "Convention"]
+
 
 @dataclass(frozen=True)
 class Convention:
@@ -35,8 +39,6 @@ CONVENTIONS: dict[str, Convention] = {
     "fvcore": Convention("fvcore", "fvcore flops (1/MAC, +BN, +adaptive pool)", "fvcore's default rules"),
 }
 
-OP_CLASSES = ("conv", "linear", "bn", "norm", "act", "pool", "elementwise", "softmax")
-"""The all-ops breakdown, in display order; conv/linear there are in FLOP (2 per MAC)."""
 
 DTYPES: dict[str, int] = {"fp64": 8, "float64": 8, "fp32": 4, "float32": 4, "tf32": 4,
                           "fp16": 2, "float16": 2, "half": 2, "bf16": 2, "bfloat16": 2,

@@ -12,8 +12,9 @@ from typing import NamedTuple
 
 from cnncost.analysis.conventions import CONVENTIONS, OP_CLASSES
 from cnncost.errors import SpecError, SpecWarning
+from cnncost.graph import Graph
 from cnncost.ops.base import ParamCount, Shape, numel
-from cnncost.spec.expand import Graph, expand
+from cnncost.spec.expand import expand
 from cnncost.spec.family import ModelSpec
 
 NO_PARAMS = ParamCount()
@@ -44,6 +45,8 @@ class LayerCost(NamedTuple):
     """Expected MACs of a training step under stochastic depth: Σ survival × MACs (= macs without it)."""
     shares: str | None = None
     """Path of the layer whose weights this one reuses (``share:``); its own params are then 0."""
+    weight_layers: int = 0
+    """Conv and linear layers (``Op.weight_layer``): the papers' "depth"."""
 
     @property
     def name(self) -> str:
@@ -99,7 +102,7 @@ class Analysis:
     @property
     def depth(self) -> int:
         """Weight layers (conv + linear), the papers' "depth"."""
-        return sum(1 for layer in self.layers if layer.kind in ("conv", "linear"))
+        return self.totals.weight_layers
 
     def within(self, prefix: tuple[str, ...]) -> LayerCost:
         """Sum of the layers under ``prefix`` (a stage, a block, one layer)."""
@@ -141,7 +144,7 @@ def _sum(path: tuple[str, ...], rows: list[LayerCost], kind: str) -> LayerCost:
         macs=sum(r.macs for r in rows), ops=ops,
         fvcore=sum(r.fvcore for r in rows), activations=sum(r.activations for r in rows),
         layers=sum(r.layers for r in rows), line=rows[0].line,
-        train_macs=sum(r.train_macs for r in rows),
+        train_macs=sum(r.train_macs for r in rows), weight_layers=sum(r.weight_layers for r in rows),
     )
 
 
@@ -149,7 +152,7 @@ def _group_label(rows: list[LayerCost]) -> str:
     """``conv 3×3 + relu`` for a short group, ``10 ops, 3 weight layers`` for a long one."""
     if len(rows) <= 3:
         return " + ".join(r.label for r in rows)
-    weight_layers = sum(1 for r in rows if r.kind in ("conv", "linear"))
+    weight_layers = sum(r.weight_layers for r in rows)
     plural = "s" if weight_layers != 1 else ""
     return f"{len(rows)} ops, {weight_layers} weight layer{plural}" if weight_layers else f"{len(rows)} ops"
 
@@ -182,8 +185,12 @@ def analyze_graph(graph: Graph, batch: int = 1) -> Analysis:
             activations=numel(out) * batch if op.new_tensor() else 0, line=node.line,
             train_macs=macs if node.survival == 1 else macs * _exact(node.survival),
             shares=None if node.shares is None else graph.nodes[node.shares].name,
+            weight_layers=int(op.weight_layer),
         ))
     totals = _sum(("total",), layers, "total")
+    stray = set(totals.ops) - set(OP_CLASSES)
+    if stray:  # register() checks op_class; a cost in an unknown class would vanish from the totals
+        raise AssertionError(f"costs in op classes outside OP_CLASSES: {sorted(stray)}")
     totals = totals._replace(ops={k: totals.ops.get(k, 0) for k in OP_CLASSES})
     return Analysis(graph.model, graph.input_shape, batch, tuple(layers), totals,
                     tuple(graph.warnings), graph)

@@ -7,80 +7,137 @@ to activation memory, as in the VGG lecture table and torchvision's models.
 
 from __future__ import annotations
 
-from cnncost.ops.base import Field, Op, Shape, numel, register
+from typing import ClassVar
+
+from cnncost.ops.base import SAVES_OUTPUT, Example, Field, Op, Saved, Shape, numel, register, saves_input
+
+_NOT_COUNTED = "0: fvcore counts no activations"
 
 
 class Activation(Op):
     op_class = "act"
     fields = {"inplace": Field("bool", True)}
-    torch_name = ""
+    fvcore = _NOT_COUNTED
+    inplace: bool
+    saves_output: ClassVar[bool] = False
+    """Backward reads the output (relu, sigmoid, tanh) rather than the input."""
+    inplace_copies: ClassVar[bool] = False
+    """In place, torch first saves a copy of the input (relu6, silu, hardswish, hardsigmoid)."""
 
     def other_ops(self, ins: list[Shape], out: Shape) -> int:
         return numel(out)
 
-    def new_tensor(self) -> bool:
-        return not self.v.get("inplace", False)
+    def new_tensor(self, training: bool = False) -> bool:
+        return not self.inplace
+
+    def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        """The output (relu, sigmoid, tanh, and any in-place form), else the input; the in-place
+        relu6/silu/hardswish/hardsigmoid save a copy of their input (a new tensor)."""
+        if self.inplace and self.inplace_copies:
+            return (Saved("new", elements=numel(out), tag="copy"),)
+        return SAVES_OUTPUT if self.saves_output or self.inplace else saves_input()
+
+
+def _examples(kind: str, inplace: bool = True) -> tuple[Example, ...]:
+    """Each activation on a map, in place and not (where torch has both)."""
+    out = (Example((3, 4, 5), f"[{kind}: {{inplace: false}}]" if inplace else f"[{kind}]"),)
+    return (*out, Example((6,), f"[{kind}]")) if inplace else out
 
 
 class PureActivation(Activation):
     """Activations torch cannot run in place (no ``inplace`` argument)."""
 
     fields = {}
+    inplace = False
 
 
 @register
 class ReLU(Activation):
     kind = "relu"
+    saves_output = True
+    examples = _examples("relu")
 
 
 @register
 class ReLU6(Activation):
     kind = "relu6"
+    inplace_copies = True
+    fvcore_skips = {"aten::hardtanh": "relu6 is hardtanh(0, 6): activations are not counted by fvcore",
+                    "aten::hardtanh_": "relu6 in place: activations are not counted by fvcore"}
+    examples = _examples("relu6")
 
 
 @register
 class LeakyReLU(Activation):
     kind = "leaky_relu"
     fields = {"inplace": Field("bool", True), "negative_slope": Field("float", 0.01)}
+    fvcore_skips = {"aten::leaky_relu": "activations are not counted by fvcore",
+                    "aten::leaky_relu_": "activations are not counted by fvcore"}
+    examples = (*_examples("leaky_relu"), Example((2, 3, 3), "[leaky_relu: {negative_slope: 0.2, inplace: false}]"))
+    negative_slope: float
 
 
 @register
 class ELU(Activation):
     kind = "elu"
     fields = {"inplace": Field("bool", True), "alpha": Field("float", 1.0)}
+    fvcore_skips = {"aten::elu": "activations are not counted by fvcore",
+                    "aten::elu_": "activations are not counted by fvcore"}
+    examples = _examples("elu")
+    alpha: float
 
 
 @register
 class SiLU(Activation):
     kind = "silu"
     aliases = ("swish",)
+    inplace_copies = True
+    fvcore_skips = {"aten::silu": "activations are not counted by fvcore",
+                    "aten::silu_": "activations are not counted by fvcore"}
+    examples = _examples("silu")
 
 
 @register
 class Hardswish(Activation):
     kind = "hardswish"
     aliases = ("hswish",)
+    inplace_copies = True
+    fvcore_skips = {"aten::hardswish": "activations are not counted by fvcore",
+                    "aten::hardswish_": "activations are not counted by fvcore"}
+    examples = _examples("hardswish")
 
 
 @register
 class Hardsigmoid(Activation):
     kind = "hardsigmoid"
     aliases = ("hsigmoid",)
+    inplace_copies = True
+    fvcore_skips = {"aten::hardsigmoid": "activations are not counted by fvcore",
+                    "aten::hardsigmoid_": "activations are not counted by fvcore"}
+    examples = _examples("hardsigmoid")
 
 
 @register
 class Sigmoid(PureActivation):
     kind = "sigmoid"
+    saves_output = True
+    fvcore_skips = {"aten::sigmoid": "activations are not counted by fvcore"}
+    examples = _examples("sigmoid", inplace=False)
 
 
 @register
 class Tanh(PureActivation):
     kind = "tanh"
+    saves_output = True
+    fvcore_skips = {"aten::tanh": "activations are not counted by fvcore"}
+    examples = _examples("tanh", inplace=False)
 
 
 @register
 class GELU(PureActivation):
     kind = "gelu"
+    fvcore_skips = {"aten::gelu": "activations are not counted by fvcore"}
+    examples = _examples("gelu", inplace=False)
 
 
 @register
@@ -90,6 +147,14 @@ class Softmax(Op):
     kind = "softmax"
     op_class = "softmax"
     fields = {"dim": Field("int", 0, doc="axis without batch; 0 = channels/classes")}
+    fvcore = "0: fvcore has no softmax handle"
+    fvcore_skips = {"aten::softmax": "softmax: fvcore has no handle (cnncost `all` counts 3 per element)"}
+    examples = (Example((10,), "[softmax]"), Example((4, 3, 2), "[softmax: {dim: 1}]"))
+    dim: int
 
     def other_ops(self, ins: list[Shape], out: Shape) -> int:
         return 3 * numel(out)
+
+    def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        """The output (softmax's gradient is written in terms of it)."""
+        return SAVES_OUTPUT

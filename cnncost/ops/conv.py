@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 from cnncost.errors import SpecError
-from cnncost.ops.base import Field, Op, ParamCount, Shape, Warn, fmt_shape, register, require_chw
+from cnncost.ops.base import (
+    Example,
+    Field,
+    Op,
+    ParamCount,
+    Saved,
+    Shape,
+    Warn,
+    fmt_shape,
+    numel,
+    register,
+    require_chw,
+    saves_input,
+)
 from cnncost.ops.formulas import conv_out_len, same_padding, unread_tail
 
 
-def resolve_padding(pad: object, hw: tuple[int, int], k: tuple[int, int], s: tuple[int, int],
-                    d: tuple[int, int]) -> tuple[int, int, int, int]:
+def resolve_padding(pad: str | tuple[int, int, int, int], hw: tuple[int, int], k: tuple[int, int],
+                    s: tuple[int, int], d: tuple[int, int]) -> tuple[int, int, int, int]:
     """Turn a pad field (int pair already expanded, 'same', 'valid') into (top, bottom, left, right)."""
     if pad == "valid":
         return (0, 0, 0, 0)
     if pad == "same":
         return (*same_padding(hw[0], k[0], s[0], d[0]), *same_padding(hw[1], k[1], s[1], d[1]))
     assert isinstance(pad, tuple)
-    return pad  # type: ignore[return-value]
+    return pad
 
 
 def window_out(kind: str, hw: tuple[int, int], k: tuple[int, int], s: tuple[int, int],
@@ -49,6 +62,19 @@ def window_out(kind: str, hw: tuple[int, int], k: tuple[int, int], s: tuple[int,
     return out[0], out[1]
 
 
+Pad = str | tuple[int, int, int, int]
+"""A resolved ``pad`` field: (top, bottom, left, right), or ``same`` / ``valid`` until the input is known."""
+
+
+def padded_copy(c: int, h: int, w: int, pad: tuple[int, int, int, int]) -> Saved:
+    """The ``F.pad`` copy an asymmetrically padded window op works on (and saves)."""
+    return Saved("new", elements=c * (h + pad[0] + pad[1]) * (w + pad[2] + pad[3]), tag="padded")
+
+
+def symmetric(pad: tuple[int, int, int, int]) -> bool:
+    return pad[0] == pad[1] and pad[2] == pad[3]
+
+
 @register
 class Conv(Op):
     """2-D convolution; ``groups`` covers grouped (ResNeXt, AlexNet towers) and depthwise."""
@@ -56,52 +82,84 @@ class Conv(Op):
     kind = "conv"
     aliases = ("conv2d",)
     op_class = "conv"
+    weight_layer = True
     fields = {
         "out": Field("int", required=True, aliases=("filters", "out_channels"), doc="output channels"),
         "k": Field("pair", required=True, aliases=("kernel", "kernel_size"), doc="kernel: int or [h, w]"),
         "stride": Field("pair", (1, 1), aliases=("s",)),
-        "pad": Field("pad", (0, 0, 0, 0), aliases=("padding", "p")),
+        "pad": Field("pad", (0, 0, 0, 0), aliases=("padding", "p"),
+                     doc="int, [h, w], [top, bottom, left, right], same or valid"),
         "dilation": Field("pair", (1, 1), aliases=("d",)),
-        "groups": Field("int", 1, aliases=("g",)),
+        "groups": Field("int", 1, aliases=("g",), doc="groups: in_ch is depthwise"),
         "bias": Field("bool", True),
     }
+    fvcore = "aten::_convolution: one per multiply-add (output elements × C_in/groups × kh × kw), no bias"
+    fvcore_skips = {"aten::pad": "the F.pad before an asymmetrically padded conv (TF 'same'): moves data"}
+    examples = (
+        Example((4, 9, 11), "[conv: {out: 6, k: 3, pad: 1, groups: 2}]"),
+        Example((3, 10, 9), "[conv: {out: 4, k: [3, 2], stride: 2, pad: same, dilation: [1, 2], bias: false}]"),
+    )
+    out: int
+    k: tuple[int, int]
+    stride: tuple[int, int]
+    pad: Pad
+    dilation: tuple[int, int]
+    groups: int
+    bias: bool
+
+    def padding(self, shape: Shape) -> tuple[int, int, int, int]:
+        """The padding this conv applies to a C×H×W input (``same`` depends on the size)."""
+        return resolve_padding(self.pad, (shape[1], shape[2]), self.k, self.stride, self.dilation)
 
     def infer(self, ins: list[Shape], warn: Warn) -> Shape:
         c, h, w = require_chw(self.kind, ins[0])
-        g, out = self.v["groups"], self.v["out"]
+        g, out = self.groups, self.out
         if out < 1 or g < 1:
             raise SpecError(f"conv: out={out}, groups={g}", expected="positive integers")
         if c % g or out % g:
             raise SpecError(f"conv: groups={g} must divide input channels {c} and output channels {out}")
-        k, s, d = self.v["k"], self.v["stride"], self.v["dilation"]
-        self.padding = resolve_padding(self.v["pad"], (h, w), k, s, d)
-        ho, wo = window_out(self.kind, (h, w), k, s, self.padding, d, False, warn)
+        ho, wo = window_out(self.kind, (h, w), self.k, self.stride, self.padding(ins[0]), self.dilation, False, warn)
         return (out, ho, wo)
 
     def params(self, ins: list[Shape]) -> ParamCount:
-        c = ins[0][0]
-        kh, kw = self.v["k"]
-        weights = self.v["out"] * (c // self.v["groups"]) * kh * kw
-        return ParamCount(weights, self.v["out"] if self.v["bias"] else 0)
+        kh, kw = self.k
+        return ParamCount(self.out * (ins[0][0] // self.groups) * kh * kw, self.out if self.bias else 0)
 
     def weight_shapes(self, ins: list[Shape]) -> tuple[Shape, ...]:
-        out, (kh, kw) = self.v["out"], self.v["k"]
-        return ((out, ins[0][0] // self.v["groups"], kh, kw), *(((out,),) if self.v["bias"] else ()))
+        (kh, kw) = self.k
+        return ((self.out, ins[0][0] // self.groups, kh, kw), *(((self.out,),) if self.bias else ()))
 
     def macs(self, ins: list[Shape], out: Shape) -> int:
-        kh, kw = self.v["k"]
-        return out[0] * out[1] * out[2] * (ins[0][0] // self.v["groups"]) * kh * kw
+        kh, kw = self.k
+        return out[0] * out[1] * out[2] * (ins[0][0] // self.groups) * kh * kw
 
     fvcore_flops = macs
 
+    def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        """The input; with asymmetric padding (TF 'same' with stride) the ``F.pad`` copy instead."""
+        pad = self.padding(ins[0])
+        return saves_input() if symmetric(pad) else (padded_copy(*require_chw(self.kind, ins[0]), pad),)
+
+    def cpu_workspace(self, ins: list[Shape], out: Shape, elem: int, batch: int) -> int:
+        """Measured on torch 2.14 with the memory profiler: oneDNN reorders the input to a blocked
+        layout (a full copy when it has ≥ 16 channels or groups), the weight, and the output back to
+        the plain layout (a second output-sized buffer): transient ≈ max(input copy + weight, output).
+        A strided 1×1 conv (ResNet's projection shortcuts) also holds a one-image scratch of its
+        output's size (+128 bytes) for the whole call, whatever the batch."""
+        in_bytes = numel(ins[0]) * elem * batch
+        out_bytes = numel(out) * elem * batch
+        copy = in_bytes if ins[0][0] >= 16 or self.groups > 1 else 0
+        scratch = numel(out) * elem + 128 if self.k == (1, 1) and self.stride != (1, 1) else 0
+        return scratch + max(copy + self.params(ins).weights * elem, out_bytes)
+
     def describe(self) -> str:
-        kh, kw = self.v["k"]
-        s = self.v["stride"]
+        kh, kw = self.k
+        s = self.stride
         text = f"conv {kh}×{kw}" + (f"/{s[0]}" if s == (s[0], s[0]) and s[0] > 1 else "")
         if s[0] != s[1]:
             text += f"/{s[0]}×{s[1]}"
-        if self.v["groups"] > 1:
-            text += f" g{self.v['groups']}"
+        if self.groups > 1:
+            text += f" g{self.groups}"
         return text
 
 
@@ -112,28 +170,36 @@ class Linear(Op):
     kind = "linear"
     aliases = ("fc", "dense")
     op_class = "linear"
+    weight_layer = True
     fields = {
         "out": Field("int", required=True, aliases=("out_features", "units"), doc="output features"),
         "bias": Field("bool", True),
     }
+    fvcore = "aten::addmm / aten::linear: one per multiply-add (in × out features), no bias"
+    examples = (Example((12,), "[linear: {out: 5}]"), Example((7,), "[linear: {out: 3, bias: false}]"))
+    out: int
+    bias: bool
 
     def infer(self, ins: list[Shape], warn: Warn) -> Shape:
         if len(ins[0]) != 1:
             raise SpecError(f"linear needs a flat input, got {fmt_shape(ins[0])}",
                             expected="a flatten (or global pool + flatten) before it")
-        return (self.v["out"],)
+        return (self.out,)
 
     def params(self, ins: list[Shape]) -> ParamCount:
-        return ParamCount(ins[0][0] * self.v["out"], self.v["out"] if self.v["bias"] else 0)
+        return ParamCount(ins[0][0] * self.out, self.out if self.bias else 0)
 
     def weight_shapes(self, ins: list[Shape]) -> tuple[Shape, ...]:
-        out = self.v["out"]
-        return ((out, ins[0][0]), *(((out,),) if self.v["bias"] else ()))
+        return ((self.out, ins[0][0]), *(((self.out,),) if self.bias else ()))
 
     def macs(self, ins: list[Shape], out: Shape) -> int:
-        return ins[0][0] * self.v["out"]
+        return ins[0][0] * self.out
 
     fvcore_flops = macs
+
+    def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        """The input (for the weight gradient)."""
+        return saves_input()
 
     def describe(self) -> str:
         return "linear"

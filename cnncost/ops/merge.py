@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cnncost.errors import SpecError
-from cnncost.ops.base import Field, Op, Shape, Warn, fmt_shape, numel, register
+from cnncost.ops.base import SAVES_NOTHING, Example, Field, Op, Saved, Shape, Warn, fmt_shape, numel, register
 
 
 @register
@@ -12,8 +12,10 @@ class Concat(Op):
 
     kind = "concat"
     aliases = ("cat",)
-    op_class = "concat"
+    op_class = "shape"
     arity = None
+    fvcore = "0: aten::cat moves data"
+    examples = (Example((3, 5, 4), "[concat: [identity, [conv: {out: 2, k: 1}], [maxpool: {k: 3, stride: 1, pad: 1}]]]"),)
 
     def infer(self, ins: list[Shape], warn: Warn) -> Shape:
         first = ins[0]
@@ -25,20 +27,28 @@ class Concat(Op):
                                 expected="the same spatial size in every branch")
         return (sum(s[0] for s in ins), *first[1:])
 
+    def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        """Nothing: the gradient is split by sizes alone."""
+        return SAVES_NOTHING
+
 
 class Elementwise(Op):
     """Element-wise merges: ``n-1`` ops per output element for ``n`` inputs."""
 
     op_class = "elementwise"
     arity = None
-    verb = ""
     fields = {"inplace": Field("bool", False, doc="torchvision's ResNet does out += identity")}
+    inplace: bool
 
     def other_ops(self, ins: list[Shape], out: Shape) -> int:
         return numel(out) * (len(ins) - 1)
 
-    def new_tensor(self) -> bool:
-        return not self.v["inplace"]
+    def new_tensor(self, training: bool = False) -> bool:
+        return not self.inplace
+
+    def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        """Nothing: the gradient of a sum or difference is the incoming gradient."""
+        return SAVES_NOTHING
 
 
 @register
@@ -46,6 +56,14 @@ class Add(Elementwise):
     """Residual sum: every input must have the same shape."""
 
     kind = "add"
+    fvcore = "0: fvcore does not count element-wise adds"
+    fvcore_skips = {"aten::add": "element-wise adds (residual sums): not counted by fvcore",
+                    "aten::add_": "in-place residual adds: not counted by fvcore"}
+    examples = (
+        Example((4, 6, 6), "[add: [identity, [conv: {out: 4, k: 3, pad: 1}]]]"),
+        Example((4, 5, 5), "[conv: {out: 4, k: 1}, add: [identity, [conv: {out: 4, k: 1}], [relu: {inplace: false}]], "
+                           "{add: [[conv: {out: 4, k: 1}], identity], inplace: true}]"),
+    )
 
     def infer(self, ins: list[Shape], warn: Warn) -> Shape:
         first = ins[0]
@@ -64,6 +82,9 @@ class Mul(Elementwise):
     """Element-wise product with broadcasting of C×1×1 gates (squeeze-and-excitation)."""
 
     kind = "mul"
+    fvcore = "0: fvcore does not count element-wise products"
+    fvcore_skips = {"aten::mul": "element-wise products (SE gates): not counted by fvcore"}
+    examples = (Example((6, 5, 5), "[mul: [identity, [global_avgpool, conv: {out: 6, k: 1}, sigmoid]]]"),)
 
     def infer(self, ins: list[Shape], warn: Warn) -> Shape:
         out = max(ins, key=numel)
@@ -74,12 +95,19 @@ class Mul(Elementwise):
                                 expected="equal shapes or a C×1×1 gate")
         return out
 
+    def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        """Every input: each one's gradient is the product of the others."""
+        return tuple(Saved("input", i) for i in range(len(ins)))
+
 
 @register
 class Sub(Elementwise):
     """``a - b`` (highway gates: x·(1 − T) = x − x·T)."""
 
     kind = "sub"
+    fvcore = "0: fvcore does not count element-wise differences"
+    fvcore_skips = {"aten::sub": "element-wise differences (highway gates): not counted by fvcore"}
+    examples = (Example((3, 4, 4), "[sub: [identity, [conv: {out: 3, k: 1}]]]"),)
 
     def infer(self, ins: list[Shape], warn: Warn) -> Shape:
         if len(ins) != 2 or ins[0] != ins[1]:

@@ -2,43 +2,74 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from cnncost.errors import SpecError
-from cnncost.ops.base import Field, Op, Shape, Warn, numel, register, require_chw
-from cnncost.ops.conv import resolve_padding, window_out
+from cnncost.ops.base import (
+    SAVES_NOTHING,
+    Example,
+    Field,
+    Op,
+    Saved,
+    Shape,
+    Warn,
+    numel,
+    register,
+    require_chw,
+    saves_input,
+)
+from cnncost.ops.conv import Pad, padded_copy, resolve_padding, symmetric, window_out
+
+INDEX_BYTES = 8  # max-pool indices are int64
 
 
 class WindowPool(Op):
     op_class = "pool"
+    k: tuple[int, int]
+    stride: tuple[int, int] | None
+    pad: Pad
+    ceil_mode: bool
+
+    @property
+    def window_stride(self) -> tuple[int, int]:
+        """``stride`` defaults to the kernel, as in torch."""
+        return self.stride or self.k
+
+    @property
+    def window_dilation(self) -> tuple[int, int]:
+        return (1, 1)
+
+    def padding(self, shape: Shape) -> tuple[int, int, int, int]:
+        """The padding this pool applies to a C×H×W input (``same`` depends on the size)."""
+        return resolve_padding(self.pad, (shape[1], shape[2]), self.k, self.window_stride, self.window_dilation)
 
     def infer(self, ins: list[Shape], warn: Warn) -> Shape:
         c, h, w = require_chw(self.kind, ins[0])
-        k = self.v["k"]
-        s = self.v["stride"] or k
-        d = self.v.get("dilation") or (1, 1)
-        self.padding = resolve_padding(self.v["pad"], (h, w), k, s, d)
-        t, b, left, r = self.padding
+        k = self.k
+        padding = self.padding(ins[0])
+        t, b, left, r = padding
         if max(t, b) > k[0] // 2 or max(left, r) > k[1] // 2:
-            raise SpecError(f"{self.kind}: padding {self.padding} is more than half the kernel {k}",
+            raise SpecError(f"{self.kind}: padding {padding} is more than half the kernel {k}",
                             expected="pad <= k // 2 (torch rejects larger pooling padding)")
-        ho, wo = window_out(self.kind, (h, w), k, s, self.padding, d, self.v["ceil_mode"], warn)
+        ho, wo = window_out(self.kind, (h, w), k, self.window_stride, padding, self.window_dilation,
+                            self.ceil_mode, warn)
         return (c, ho, wo)
 
     def other_ops(self, ins: list[Shape], out: Shape) -> int:
         """One op per window element per output: k·k comparisons (max) or additions (avg)."""
-        kh, kw = self.v["k"]
+        kh, kw = self.k
         return numel(out) * kh * kw
 
     def describe(self) -> str:
-        kh, kw = self.v["k"]
-        s = (self.v["stride"] or self.v["k"])[0]
-        return f"{self.kind} {kh}×{kw}/{s}"
+        kh, kw = self.k
+        return f"{self.kind} {kh}×{kw}/{self.window_stride[0]}"
 
 
 _WINDOW_FIELDS = {
     "k": Field("pair", required=True, aliases=("kernel", "kernel_size"), doc="window: int or [h, w]"),
     "stride": Field("pair", None, aliases=("s",), doc="defaults to the kernel size, as in torch"),
     "pad": Field("pad", (0, 0, 0, 0), aliases=("padding", "p")),
-    "ceil_mode": Field("bool", False),
+    "ceil_mode": Field("bool", False, doc="Caffe/GoogLeNet rounding"),
 }
 
 
@@ -47,6 +78,25 @@ class MaxPool(WindowPool):
     kind = "maxpool"
     aliases = ("max_pool",)
     fields = {**_WINDOW_FIELDS, "dilation": Field("pair", (1, 1))}
+    fvcore = "0: fvcore has no max-pool handle"
+    fvcore_skips = {"aten::max_pool2d": "max-pool: fvcore has no handle (cnncost `all` counts k·k per output)",
+                    "aten::pad": "the -inf F.pad before an asymmetrically padded pool: moves data"}
+    examples = (
+        Example((3, 9, 9), "[maxpool: {k: 3, stride: 2, ceil_mode: true}]"),
+        Example((2, 8, 7), "[maxpool: {k: 3, stride: 2, pad: same, dilation: 1}]"),
+        Example((2, 9, 9), "[maxpool: {k: 3, stride: 1, pad: 1, dilation: 2}]"),
+    )
+    dilation: tuple[int, int]
+
+    @property
+    def window_dilation(self) -> tuple[int, int]:
+        return self.dilation
+
+    def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        """The input (the ``F.pad`` copy when padded asymmetrically) and the int64 argmax indices."""
+        pad = self.padding(ins[0])
+        inp = saves_input() if symmetric(pad) else (padded_copy(*require_chw(self.kind, ins[0]), pad),)
+        return (*inp, Saved("new", elements=numel(out), tag="indices", itemsize=INDEX_BYTES))
 
 
 @register
@@ -54,6 +104,17 @@ class AvgPool(WindowPool):
     kind = "avgpool"
     aliases = ("avg_pool",)
     fields = {**_WINDOW_FIELDS, "count_include_pad": Field("bool", True)}
+    fvcore = "0: fvcore has no window average-pool handle"
+    fvcore_skips = {"aten::avg_pool2d": "window average pool: fvcore has no handle"}
+    examples = (
+        Example((3, 8, 8), "[avgpool: {k: 2}]"),
+        Example((2, 7, 7), "[avgpool: {k: 3, stride: 2, pad: 1, ceil_mode: true, count_include_pad: false}]"),
+    )
+    count_include_pad: bool
+
+    def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        """The input."""
+        return saves_input()
 
 
 class AdaptivePool(Op):
@@ -61,10 +122,11 @@ class AdaptivePool(Op):
 
     op_class = "pool"
     fields = {"out": Field("pair", (1, 1), aliases=("output_size",))}
+    out: tuple[int, int]
 
     def infer(self, ins: list[Shape], warn: Warn) -> Shape:
         c, _, _ = require_chw(self.kind, ins[0])
-        oh, ow = self.v["out"]
+        oh, ow = self.out
         return (c, oh, ow)
 
     def other_ops(self, ins: list[Shape], out: Shape) -> int:
@@ -74,13 +136,26 @@ class AdaptivePool(Op):
 @register
 class AdaptiveAvgPool(AdaptivePool):
     kind = "adaptive_avgpool"
+    fvcore = "aten::adaptive_avg_pool2d: 1 per input element"
+    examples: ClassVar[tuple[Example, ...]] = (Example((3, 7, 7), "[adaptive_avgpool: {out: 3}]"), Example((2, 6, 5), "[adaptive_avgpool]"))
 
     fvcore_flops = AdaptivePool.other_ops
+
+    def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        """Nothing when pooling to 1×1 (torch computes a mean); the input for other sizes."""
+        return SAVES_NOTHING if out[1:] == (1, 1) else saves_input()
 
 
 @register
 class AdaptiveMaxPool(AdaptivePool):
     kind = "adaptive_maxpool"
+    fvcore = "0: fvcore has no adaptive max-pool handle"
+    fvcore_skips = {"aten::adaptive_max_pool2d": "adaptive max-pool: fvcore has no handle"}
+    examples = (Example((3, 7, 7), "[adaptive_maxpool: {out: 2}]"), Example((2, 5, 5), "[adaptive_maxpool]"))
+
+    def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        """The input and the int64 argmax indices."""
+        return (*saves_input(), Saved("new", elements=numel(out), tag="indices", itemsize=INDEX_BYTES))
 
 
 @register
@@ -88,8 +163,9 @@ class GlobalAvgPool(AdaptiveAvgPool):
     """Average over the whole map to C×1×1 (torch ``AdaptiveAvgPool2d(1)``)."""
 
     kind = "global_avgpool"
-    aliases = ("gap",)
+    aliases: ClassVar[tuple[str, ...]] = ("gap",)
     fields = {}
+    examples = (Example((5, 4, 3), "[global_avgpool]"),)
 
     def infer(self, ins: list[Shape], warn: Warn) -> Shape:
         c, _, _ = require_chw(self.kind, ins[0])
@@ -104,6 +180,9 @@ class Mean(GlobalAvgPool):
 
     kind = "mean"
     aliases = ()
+    fvcore = "0: fvcore has no aten::mean handle"
+    fvcore_skips = {"aten::mean": "x.mean: fvcore has no handle"}
+    examples = (Example((5, 4, 3), "[mean]"),)
 
     def fvcore_flops(self, ins: list[Shape], out: Shape) -> int:
         return 0

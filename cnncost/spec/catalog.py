@@ -25,8 +25,14 @@ def spec_files() -> list[Path]:
     return [f for d in spec_dirs() for f in sorted(d.glob("*.yaml"))]
 
 
-@cache
 def family(path: Path) -> FamilySpec:
+    """The parsed file, cached on its path and its stat (size, mtime, inode): a rewritten spec is read again."""
+    st = path.stat()
+    return _parsed(path, st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+@cache
+def _parsed(path: Path, mtime_ns: int, size: int, inode: int) -> FamilySpec:
     return parse_family(path)
 
 

@@ -29,11 +29,12 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from cnncost.errors import SpecError, SpecWarning
+from cnncost.graph import Graph, Node
 from cnncost.ops import REGISTRY, Op, Shape
+from cnncost.ops.base import fmt_shape
 from cnncost.spec.expr import evaluate, is_expression, names_in
 from cnncost.spec.family import ModelSpec
 from cnncost.spec.yamlload import LDict, LList
@@ -41,42 +42,6 @@ from cnncost.spec.yamlload import LDict, LList
 STRUCTURES = ("seq", "repeat", "block", "concat", "add", "mul", "sub", "residual", "dense", "aux", "ref")
 MERGES = ("concat", "add", "mul", "sub")
 _LOOP_KEYS = {"body", "block", "first", "last", "at", "args"}
-
-
-class Node(NamedTuple):
-    """One op applied to earlier nodes' outputs. Node 0 is the network input (``op`` None).
-
-    Immutable; a NamedTuple because a deep net has thousands and dataclass(frozen) is 3× slower to build.
-    """
-
-    id: int
-    path: tuple[str, ...]
-    op: Op | None
-    inputs: tuple[int, ...]
-    in_shapes: tuple[Shape, ...]
-    out_shape: Shape
-    line: int | None = None
-    survival: float = 1.0
-    """Probability this layer runs in a training step (stochastic depth); 1 at inference."""
-    shares: int | None = None
-    """The node whose weights (and buffers) this layer uses (``share:``): its params count there."""
-
-    @property
-    def name(self) -> str:
-        return ".".join(self.path)
-
-
-@dataclass
-class Graph:
-    """A model expanded to ops, in execution order, with shapes."""
-
-    model: ModelSpec
-    input_shape: Shape
-    nodes: list[Node]
-    output: int
-    warnings: list[SpecWarning] = field(default_factory=list)
-    aux_outputs: list[int] = field(default_factory=list)
-    """Side heads' outputs (GoogLeNet's auxiliary classifiers), returned after the main output."""
 
 
 def _names(raw: Any) -> set[str]:
@@ -94,7 +59,7 @@ _SHAPE_VARS = {"in_ch": lambda s: s[0], "in_h": lambda s: s[1], "in_w": lambda s
 
 
 def _shapes(shapes: tuple[Shape, ...]) -> str:
-    return ", ".join("×".join(map(str, s)) or "scalar" for s in shapes)
+    return ", ".join(map(fmt_shape, shapes))
 
 
 def _freeze(value: Any) -> Any:
@@ -178,7 +143,7 @@ class _Expander:
         self.nodes: list[Node] = []
         self.warnings: list[SpecWarning] = []
         self.aux_outputs: list[int] = []
-        self.resolved: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self.resolved: dict[tuple[Any, ...], Op] = {}
         self.parsed: dict[int, tuple[str, Any, dict[str, Any], str | None]] = {}
         self.evaluated: dict[tuple[Any, ...], Any] = {}
         self.templates: dict[tuple[Any, ...], _Template] = {}
@@ -199,7 +164,7 @@ class _Expander:
             x = self.seq(self.m.layers, self.base_env, x, _Scope(()))
         except SpecError as exc:
             raise exc.with_context(file=self.m.file) from None
-        return Graph(self.m, self.input_shape, self.nodes, x, self.warnings, self.aux_outputs)
+        return Graph(self.m, self.input_shape, tuple(self.nodes), x, tuple(self.warnings), tuple(self.aux_outputs))
 
     # -- plumbing ---------------------------------------------------------------------
     def add_node(self, path: tuple[str, ...], op: Op | None, inputs: tuple[int, ...],
@@ -365,7 +330,7 @@ class _Expander:
         if value is not None and not isinstance(value, LDict):
             raise SpecError(f"{kind}: expected a mapping of fields, got {value!r}",
                             expected=f"{{{kind}: {{{', '.join(cls.fields)}}}}}")
-        op = cls(self.resolved_fields(cls, value, env, x))
+        op = self.resolved_op(cls, value, env, x)
         if cls.arity != 1:
             raise SpecError(f"{kind} merges branches", expected=f"{{{kind}: [branch, branch, ...]}}")
         out = op.infer([self.nodes[x].out_shape], self.warner(path, line))
@@ -389,12 +354,12 @@ class _Expander:
                             expected="a layer with the same weight shapes (same kernel, channels, groups, bias)")
         return src.shares if src.shares is not None else owner
 
-    def resolved_fields(self, cls: type[Op], value: LDict | None, env: Mapping[str, Any],
-                        x: int) -> dict[str, Any]:
-        """``cls.resolve(...).v``, memoised on the YAML node and the variables it reads.
+    def resolved_op(self, cls: type[Op], value: LDict | None, env: Mapping[str, Any], x: int) -> Op:
+        """``cls.resolve(value, env)``, memoised on the YAML node and the variables it reads.
 
-        A block repeated 36 times resolves its layers' fields once per distinct argument set,
-        which keeps ResNet-152's expansion within a few milliseconds.
+        A block repeated 36 times resolves its layers' fields once per distinct argument set (ops
+        are immutable, so identical layers share one), which keeps ResNet-152's expansion within a
+        few milliseconds.
         """
         if not value:
             key: tuple[Any, ...] = (cls, None)
@@ -408,15 +373,11 @@ class _Expander:
                                          for n in names))
                 hash(key)
             except (TypeError, IndexError):
-                return cls.resolve(value, self.shape_env(env, x)).v
-            cached = self.resolved.get(key)
-            if cached is None:
-                cached = self.resolved[key] = cls.resolve(value, self.shape_env(env, x)).v
-            return dict(cached)
+                return cls.resolve(value, self.shape_env(env, x))
         cached = self.resolved.get(key)
         if cached is None:
-            cached = self.resolved[key] = cls.resolve(value, env).v
-        return dict(cached)
+            cached = self.resolved[key] = cls.resolve(value, self.shape_env(env, x) if value else env)
+        return cached
 
     def warner(self, path: tuple[str, ...], line: int | None) -> Any:
         def warn(message: str) -> None:

@@ -97,60 +97,83 @@ class _Eval:
         return SpecError(f"in expression {self.text!r}: {message}", expected=expected)
 
     def visit(self, node: ast.expr) -> Any:
-        if isinstance(node, ast.Constant):
-            return node.value
-        if isinstance(node, ast.Name):
-            if node.id in self.env:
-                return self.env[node.id]
-            if node.id in ("true", "True"):
-                return True
-            if node.id in ("false", "False"):
-                return False
-            names = ", ".join(sorted(k for k in self.env if not k.startswith("_")))
-            raise self.fail(f"unknown name {node.id!r}", expected=f"one of: {names}")
-        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-            left, right = self.visit(node.left), self.visit(node.right)
-            try:
-                return _BINOPS[type(node.op)](left, right)
-            except (TypeError, ZeroDivisionError, OverflowError) as exc:
-                raise self.fail(str(exc)) from None
-        if isinstance(node, ast.UnaryOp):
-            value = self.visit(node.operand)
-            if isinstance(node.op, ast.USub):
-                return -value
-            if isinstance(node.op, ast.UAdd):
-                return +value
-            if isinstance(node.op, ast.Not):
-                return not value
-        if isinstance(node, ast.BoolOp):
-            values = (self.visit(v) for v in node.values)
-            return all(values) if isinstance(node.op, ast.And) else any(values)
-        if isinstance(node, ast.Compare):
-            left = self.visit(node.left)
-            for op, comp in zip(node.ops, node.comparators, strict=True):
-                right = self.visit(comp)
-                if type(op) not in _CMPOPS or not _CMPOPS[type(op)](left, right):
-                    return False
-                left = right
+        handler = _VISITORS.get(type(node))
+        value = handler(self, node) if handler is not None else _NOT_ALLOWED
+        if value is _NOT_ALLOWED:
+            raise self.fail(f"{type(node).__name__} is not allowed in a spec expression")
+        return value
+
+    def constant(self, node: ast.Constant) -> Any:
+        return node.value
+
+    def name(self, node: ast.Name) -> Any:
+        if node.id in self.env:
+            return self.env[node.id]
+        if node.id in ("true", "True"):
             return True
-        if isinstance(node, ast.IfExp):
-            return self.visit(node.body) if self.visit(node.test) else self.visit(node.orelse)
-        if isinstance(node, (ast.List, ast.Tuple)):
-            return [self.visit(e) for e in node.elts]
-        if isinstance(node, ast.Subscript):
-            seq, index = self.visit(node.value), self.visit(node.slice)
-            try:
-                return seq[index]
-            except (IndexError, KeyError, TypeError) as exc:
-                raise self.fail(f"cannot index {seq!r} with {index!r} ({exc})") from None
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
-            func = FUNCTIONS.get(node.func.id)
-            if func is None:
-                raise self.fail(f"unknown function {node.func.id!r}",
-                                expected="one of: " + ", ".join(sorted(FUNCTIONS)))
-            args = [self.visit(a) for a in node.args]
-            try:
-                return func(*args)
-            except (TypeError, ValueError) as exc:
-                raise self.fail(str(exc)) from None
-        raise self.fail(f"{type(node).__name__} is not allowed in a spec expression")
+        if node.id in ("false", "False"):
+            return False
+        names = ", ".join(sorted(k for k in self.env if not k.startswith("_")))
+        raise self.fail(f"unknown name {node.id!r}", expected=f"one of: {names}")
+
+    def binop(self, node: ast.BinOp) -> Any:
+        if type(node.op) not in _BINOPS:
+            return _NOT_ALLOWED
+        left, right = self.visit(node.left), self.visit(node.right)
+        try:
+            return _BINOPS[type(node.op)](left, right)
+        except (TypeError, ZeroDivisionError, OverflowError) as exc:
+            raise self.fail(str(exc)) from None
+
+    def unaryop(self, node: ast.UnaryOp) -> Any:
+        value = self.visit(node.operand)
+        op = _UNARYOPS.get(type(node.op))
+        return _NOT_ALLOWED if op is None else op(value)
+
+    def boolop(self, node: ast.BoolOp) -> Any:
+        values = (self.visit(v) for v in node.values)
+        return all(values) if isinstance(node.op, ast.And) else any(values)
+
+    def compare(self, node: ast.Compare) -> Any:
+        left = self.visit(node.left)
+        for op, comp in zip(node.ops, node.comparators, strict=True):
+            right = self.visit(comp)
+            if type(op) not in _CMPOPS or not _CMPOPS[type(op)](left, right):
+                return False
+            left = right
+        return True
+
+    def ifexp(self, node: ast.IfExp) -> Any:
+        return self.visit(node.body) if self.visit(node.test) else self.visit(node.orelse)
+
+    def sequence(self, node: ast.List | ast.Tuple) -> Any:
+        return [self.visit(e) for e in node.elts]
+
+    def subscript(self, node: ast.Subscript) -> Any:
+        seq, index = self.visit(node.value), self.visit(node.slice)
+        try:
+            return seq[index]
+        except (IndexError, KeyError, TypeError) as exc:
+            raise self.fail(f"cannot index {seq!r} with {index!r} ({exc})") from None
+
+    def call(self, node: ast.Call) -> Any:
+        if not isinstance(node.func, ast.Name) or node.keywords:
+            return _NOT_ALLOWED
+        func = FUNCTIONS.get(node.func.id)
+        if func is None:
+            raise self.fail(f"unknown function {node.func.id!r}", expected="one of: " + ", ".join(sorted(FUNCTIONS)))
+        args = [self.visit(a) for a in node.args]
+        try:
+            return func(*args)
+        except (TypeError, ValueError) as exc:
+            raise self.fail(str(exc)) from None
+
+
+_NOT_ALLOWED = object()
+_UNARYOPS: dict[type, Callable[[Any], Any]] = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}
+_VISITORS: dict[type, Callable[[_Eval, Any], Any]] = {
+    ast.Constant: _Eval.constant, ast.Name: _Eval.name, ast.BinOp: _Eval.binop, ast.UnaryOp: _Eval.unaryop,
+    ast.BoolOp: _Eval.boolop, ast.Compare: _Eval.compare, ast.IfExp: _Eval.ifexp, ast.List: _Eval.sequence,
+    ast.Tuple: _Eval.sequence, ast.Subscript: _Eval.subscript, ast.Call: _Eval.call,
+}
+"""The node types the language has, each with its evaluator; anything else is refused."""

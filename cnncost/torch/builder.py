@@ -7,12 +7,15 @@ Conv2d(64, 64, kernel_size=(1, 1), stride=(1, 1), bias=False)
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
+from cnncost.graph import Graph
 from cnncost.ops.base import Shape
 from cnncost.spec.catalog import load_model
-from cnncost.spec.expand import Graph, expand
+from cnncost.spec.expand import expand
 from cnncost.spec.family import ModelSpec
 from cnncost.torch.layers import to_module
 
@@ -24,9 +27,9 @@ class _Container(nn.Module):
 def _tie(module: nn.Module, owner: nn.Module) -> None:
     """Make ``module`` use ``owner``'s parameters and buffers — the same tensors, one set of weights
     (``share:``); ``model.parameters()`` then yields them once. The engine checked the shapes."""
-    def slots(m: nn.Module) -> list[tuple[dict[str, torch.Tensor | None], str]]:
-        return [(table, name) for sub in m.modules() for table in (sub._parameters, sub._buffers)
-                for name, t in table.items() if t is not None]
+    def slots(m: nn.Module) -> list[tuple[dict[str, Any], str]]:
+        tables: list[dict[str, Any]] = [t for sub in m.modules() for t in (sub._parameters, sub._buffers)]
+        return [(table, name) for table in tables for name, t in table.items() if t is not None]
 
     for (table, name), (src, src_name) in zip(slots(module), slots(owner), strict=True):
         table[name] = src[src_name]

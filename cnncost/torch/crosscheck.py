@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from cnncost.analysis.cost import Analysis, analyze_graph
+from cnncost.ops.base import op_classes
 from cnncost.spec.expand import expand
 from cnncost.spec.family import ModelSpec
 from cnncost.torch.builder import SpecNet
@@ -25,23 +26,17 @@ from cnncost.torch.reference import build_reference
 
 AGAINST = ("torch", "fvcore", "reference")
 
-FVCORE_SKIPS = {
-    "aten::add": "element-wise adds (residual sums, LRN internals): not counted by fvcore",
-    "aten::add_": "in-place residual adds: not counted by fvcore",
-    "aten::div": "element-wise divides (LRN): not counted by fvcore",
-    "aten::avg_pool3d": "LRN's window sum across channels: not counted by fvcore",
-    "aten::tanh": "activations are not counted by fvcore",
-    "aten::cat": "concat moves data, no arithmetic",
-    "aten::max_pool2d": "max-pool: fvcore has no handle (cnncost `all` counts k·k per output)",
-    "aten::avg_pool2d": "window average pool: fvcore has no handle",
-    "aten::relu": "activations are not counted by fvcore",
-    "aten::relu_": "activations are not counted by fvcore",
-    "aten::dropout": "dropout: identity at inference",
-    "aten::flatten": "a view",
-    "aten::mul": "SE gating multiply: not counted by fvcore",
-    "aten::sigmoid": "activations are not counted by fvcore",
-}
-"""fvcore's unsupported-op list, explained: what it skips and why that is not a gap in cnncost."""
+UNEXPLAINED = "not explained by any op class"
+
+
+def fvcore_skips() -> dict[str, str]:
+    """fvcore's unsupported-op list, explained: each aten op fvcore skips, and why that is not a gap
+    in cnncost — gathered from the op classes (``Op.fvcore_skips``)."""
+    out: dict[str, str] = {}
+    for cls in op_classes():
+        for aten, why in cls.fvcore_skips.items():
+            out.setdefault(aten, why)
+    return out
 
 
 @dataclass
@@ -140,7 +135,8 @@ def check_against_fvcore(a: Analysis, net: SpecNet, x: torch.Tensor) -> list[Che
     diffs = [_layer_diff(r.name, "fvcore flops", r.fvcore, by_module.get(r.name, 0))
              for r in a.layers[1:] if by_module.get(r.name, 0) != r.fvcore]
     check = _int_eq(a.model.name, "fvcore total (fvcore convention)", a.totals.fvcore, total, diffs)
-    check.skipped = {op: (n, FVCORE_SKIPS.get(op, "not counted by fvcore")) for op, n in sorted(unsupported.items())}
+    why = fvcore_skips()
+    check.skipped = {op: (n, why.get(op, UNEXPLAINED)) for op, n in sorted(unsupported.items())}
     return [check]
 
 

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cnncost import ops
 from cnncost.errors import SpecError
-from cnncost.ops.base import Op, Shape
+from cnncost.ops.activation import ELU, Activation, LeakyReLU, Softmax
+from cnncost.ops.base import Op, Shape, op_classes
+from cnncost.ops.conv import Conv, Linear
+from cnncost.ops.merge import Elementwise
+from cnncost.ops.norm import BatchNorm, LocalResponseNorm
+from cnncost.ops.pool import AvgPool, MaxPool
+from cnncost.ops.shape import Dropout, ZeroPad
 
 Builder = Callable[[Op, list[Shape], Shape], nn.Module]
 BUILDERS: dict[str, Builder] = {}
@@ -27,9 +32,14 @@ def builds(*kinds: str) -> Callable[[Builder], Builder]:
 def to_module(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
     """The torch module that runs ``op`` exactly as the analysis counts it."""
     builder = BUILDERS.get(op.kind)
-    if builder is None:
-        raise SpecError(f"no torch builder for op {op.kind!r}")
+    if builder is None:  # tests/test_registry.py makes this unreachable for registered ops
+        raise AssertionError(f"no torch builder for op {op.kind!r}: register one with @builds")
     return builder(op, ins, out)
+
+
+def missing_builders() -> list[str]:
+    """Registered op kinds (not aliases) that have no torch builder: a bug, caught by the registry test."""
+    return sorted(cls.kind for cls in op_classes() if cls.kind not in BUILDERS)
 
 
 def _symmetric(pad: tuple[int, int, int, int]) -> tuple[int, int] | None:
@@ -52,29 +62,31 @@ class Padded(nn.Sequential):
 
 @builds("conv")
 def _conv(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
-    v, pad = op.v, op.padding  # type: ignore[attr-defined]
+    assert isinstance(op, Conv)
+    pad = op.padding(ins[0])
     sym = _symmetric(pad)
-    conv = nn.Conv2d(ins[0][0], v["out"], v["k"], v["stride"], sym or 0, v["dilation"], v["groups"], v["bias"])
+    conv = nn.Conv2d(ins[0][0], op.out, op.k, op.stride, sym or 0, op.dilation, op.groups, op.bias)
     return conv if sym is not None else Padded(pad, conv)
 
 
 @builds("linear")
 def _linear(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
-    return nn.Linear(ins[0][0], op.v["out"], bias=op.v["bias"])
+    assert isinstance(op, Linear)
+    return nn.Linear(ins[0][0], op.out, bias=op.bias)
 
 
 @builds("bn")
 def _bn(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    assert isinstance(op, BatchNorm)
     cls = nn.BatchNorm2d if len(ins[0]) == 3 else nn.BatchNorm1d
-    v = op.v
-    return cls(ins[0][0], eps=v["eps"], momentum=v["momentum"], affine=v["affine"],
-               track_running_stats=v["track_running_stats"])
+    return cls(ins[0][0], eps=op.eps, momentum=op.momentum, affine=op.affine,
+               track_running_stats=op.track_running_stats)
 
 
 @builds("lrn")
 def _lrn(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
-    v = op.v
-    return nn.LocalResponseNorm(v["size"], v["alpha"], v["beta"], v["k"])
+    assert isinstance(op, LocalResponseNorm)
+    return nn.LocalResponseNorm(op.size, op.alpha, op.beta, op.k)
 
 
 _ACTIVATIONS: dict[str, Callable[..., nn.Module]] = {
@@ -85,17 +97,20 @@ _ACTIVATIONS: dict[str, Callable[..., nn.Module]] = {
 
 @builds(*_ACTIVATIONS)
 def _act(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
-    return _ACTIVATIONS[op.kind](inplace=op.v["inplace"])
+    assert isinstance(op, Activation)
+    return _ACTIVATIONS[op.kind](inplace=op.inplace)
 
 
 @builds("leaky_relu")
 def _leaky(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
-    return nn.LeakyReLU(op.v["negative_slope"], inplace=op.v["inplace"])
+    assert isinstance(op, LeakyReLU)
+    return nn.LeakyReLU(op.negative_slope, inplace=op.inplace)
 
 
 @builds("elu")
 def _elu(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
-    return nn.ELU(op.v["alpha"], inplace=op.v["inplace"])
+    assert isinstance(op, ELU)
+    return nn.ELU(op.alpha, inplace=op.inplace)
 
 
 @builds("sigmoid", "tanh", "gelu")
@@ -105,25 +120,26 @@ def _pure(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
 
 @builds("softmax")
 def _softmax(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
-    return nn.Softmax(dim=op.v["dim"] + 1)
+    assert isinstance(op, Softmax)
+    return nn.Softmax(dim=op.dim + 1)
 
 
 @builds("maxpool")
 def _maxpool(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
-    v, pad = op.v, op.padding  # type: ignore[attr-defined]
+    assert isinstance(op, MaxPool)
+    pad = op.padding(ins[0])
     sym = _symmetric(pad)
-    pool = nn.MaxPool2d(v["k"], v["stride"] or v["k"], sym or 0, v["dilation"], ceil_mode=v["ceil_mode"])
+    pool = nn.MaxPool2d(op.k, op.window_stride, sym or 0, op.dilation, ceil_mode=op.ceil_mode)
     return pool if sym is not None else Padded(pad, pool, float("-inf"))
 
 
 @builds("avgpool")
 def _avgpool(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
-    v, pad = op.v, op.padding  # type: ignore[attr-defined]
-    sym = _symmetric(pad)
+    assert isinstance(op, AvgPool)
+    sym = _symmetric(op.padding(ins[0]))
     if sym is None:
         raise SpecError("avgpool: asymmetric padding has no torch equivalent", expected="symmetric padding")
-    return nn.AvgPool2d(v["k"], v["stride"] or v["k"], sym, ceil_mode=v["ceil_mode"],
-                        count_include_pad=v["count_include_pad"])
+    return nn.AvgPool2d(op.k, op.window_stride, sym, ceil_mode=op.ceil_mode, count_include_pad=op.count_include_pad)
 
 
 @builds("adaptive_avgpool", "global_avgpool")
@@ -155,7 +171,8 @@ def _flatten(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
 
 @builds("dropout")
 def _dropout(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
-    return nn.Dropout(op.v["p"], inplace=op.v["inplace"])
+    assert isinstance(op, Dropout)
+    return nn.Dropout(op.p, inplace=op.inplace)
 
 
 @builds("identity")
@@ -165,7 +182,8 @@ def _identity(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
 
 @builds("zeropad")
 def _zeropad(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
-    t, b, left, r = op.v["pad"]
+    assert isinstance(op, ZeroPad) and not isinstance(op.pad, str)
+    t, b, left, r = op.pad
     return nn.ZeroPad2d((left, r, t, b))
 
 
@@ -211,7 +229,8 @@ def _sub(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
 
 @builds("scale")
 def _scale(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
-    return Scale(op.v["value"], op.v["inplace"])
+    assert isinstance(op, ops.shape.Scale)
+    return Scale(op.value, op.inplace)
 
 
 class ChannelPad(nn.Module):
@@ -239,7 +258,8 @@ def _chanpad(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
 
 @builds("slice")
 def _slice(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
-    return ChannelSlice(op.v["start"], op.v["stop"])
+    assert isinstance(op, ops.shape.ChannelSlice)
+    return ChannelSlice(op.start, op.stop)
 
 
 @builds("concat")
@@ -249,8 +269,5 @@ def _concat(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
 
 @builds("add", "mul")
 def _fold(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
-    return Fold(op.kind, op.v["inplace"])
-
-
-def unsupported_kinds(kinds: Any) -> list[str]:
-    return sorted(k for k in kinds if k not in BUILDERS)
+    assert isinstance(op, Elementwise)
+    return Fold(op.kind, op.inplace)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import re
+from typing import Any
 
 from torch import nn
 
@@ -16,14 +17,14 @@ from cnncost.errors import SpecError
 _REF = re.compile(r"^\s*(torchvision\.models\.|timm:)([A-Za-z_][A-Za-z0-9_.]*)\s*(\((.*)\))?\s*$", re.S)
 
 
-def parse_reference(text: str) -> tuple[str, str, dict[str, object]]:
+def parse_reference(text: str) -> tuple[str, str, dict[str, Any]]:
     """``'timm:dpn68(num_classes=10)'`` → ('timm', 'dpn68', {'num_classes': 10})."""
     m = _REF.match(text)
     if not m:
         raise SpecError(f"bad reference {text!r}",
                         expected="torchvision.models.NAME(...) or timm:NAME(...)")
     source = "timm" if m.group(1) == "timm:" else "torchvision"
-    kwargs: dict[str, object] = {}
+    kwargs: dict[str, Any] = {}
     if m.group(4):
         call = ast.parse(f"f({m.group(4)})", mode="eval").body
         assert isinstance(call, ast.Call)
@@ -45,4 +46,5 @@ def build_reference(text: str) -> nn.Module:
         return fn(weights=None, **kwargs)
     import timm
 
-    return timm.create_model(name, pretrained=False, **kwargs)
+    model: nn.Module = timm.create_model(name, pretrained=False, **kwargs)
+    return model
