@@ -285,6 +285,8 @@ def _int(kind: str, name: str, value: Any) -> int:
 def _coerce(kind: str, name: str, f: Field, raw: Any, env: Mapping[str, Any]) -> Any:
     if f.type in ("pad", "choice") and isinstance(raw, str) and raw in (f.choices or PAD_WORDS):
         return raw
+    if f.type == "choice" and isinstance(raw, str) and raw.isidentifier() and raw not in env:
+        return _choice(kind, name, f, raw)  # a misspelt word, not an expression naming a variable
     return _COERCERS[f.type](kind, name, f, _value(kind, name, raw, env))
 
 
