@@ -15,6 +15,7 @@ from cnncost.ops.conv import Conv, Linear
 from cnncost.ops.merge import Elementwise
 from cnncost.ops.norm import BatchNorm, LocalResponseNorm
 from cnncost.ops.pool import AvgPool, MaxPool
+from cnncost.ops.resample import Upsample
 from cnncost.ops.shape import Dropout, ZeroPad
 
 Builder = Callable[[Op, list[Shape], Shape], nn.Module]
@@ -162,6 +163,13 @@ def _mean(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
 @builds("adaptive_maxpool")
 def _adaptive_max(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
     return nn.AdaptiveMaxPool2d(out[1:])
+
+
+@builds("upsample")
+def _upsample(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    assert isinstance(op, Upsample)
+    corners = op.align_corners if op.mode == "bilinear" else None
+    return nn.Upsample(size=op.size, scale_factor=op.scale, mode=op.mode, align_corners=corners)
 
 
 @builds("flatten")
