@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 from cnncost.errors import SpecError
-from cnncost.ops.base import SAVES_NOTHING, Example, Field, Op, Saved, Shape, Warn, numel, register, require_chw
+from cnncost.ops.base import (
+    SAVES_NOTHING,
+    Example,
+    Field,
+    Op,
+    Saved,
+    Shape,
+    Warn,
+    fmt_shape,
+    numel,
+    register,
+    require_chw,
+)
 
 FVCORE_PER_OUTPUT = {"nearest": 1, "bilinear": 4}
 """fvcore's ``upsample_nearest2d`` / ``upsample_bilinear2d`` handles: ops per output element."""
@@ -67,5 +79,5 @@ class Upsample(Op):
         return SAVES_NOTHING
 
     def describe(self) -> str:
-        how = f"×{self.scale:g}" if self.scale is not None else "to " + "×".join(map(str, self.size or ()))
+        how = f"×{self.scale:g}" if self.scale is not None else "to " + fmt_shape(self.size or ())
         return f"upsample {self.mode} {how}"

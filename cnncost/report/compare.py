@@ -8,6 +8,7 @@ from typing import Any
 from cnncost.analysis.conventions import CONVENTIONS
 from cnncost.analysis.cost import Analysis
 from cnncost.analysis.memory import Memory
+from cnncost.ops.base import fmt_shape
 from cnncost.report.numbers import human, human_bytes
 from cnncost.report.sink import Column, Report
 
@@ -49,7 +50,7 @@ def compare_reports(items: list[tuple[Analysis, Memory]], convention: str) -> li
             rows.append({"figure": f"published {metric.replace('_', ' ')} (%)",
                          **{n: "" if v is None else f"{v}" for n, v in zip(names, values, strict=True)}})
     a0, m0 = items[0]
-    caption = (f"input as each spec declares (first: {'×'.join(map(str, a0.input_shape))}), batch {a0.batch}, "
+    caption = (f"input as each spec declares (first: {fmt_shape(a0.input_shape)}), batch {a0.batch}, "
                f"{m0.dtype_bytes}-byte activations, optimizer {m0.optimizer}; ×N = ratio to {names[0]}")
     main = Report("cnncost compare", columns, rows, None, caption,
                   data={"models": [{"model": n, **f, "published_accuracy": a.model.accuracy}
@@ -61,7 +62,7 @@ def compare_reports(items: list[tuple[Analysis, Memory]], convention: str) -> li
         for r in a.collapsed(1)[1:]:
             if not (r.params or r.count(convention)):
                 continue
-            stage_rows.append({"model": a.model.name, "stage": r.name, "output": "×".join(map(str, r.out_shape)),
+            stage_rows.append({"model": a.model.name, "stage": r.name, "output": fmt_shape(r.out_shape),
                                "params": r.params, "count": r.count(convention),
                                "share": f"{r.count(convention) / total_count:.1%}"})
     stages = Report("per stage", [Column("model", "model"), Column("stage", "stage"), Column("output", "output"),

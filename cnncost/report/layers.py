@@ -6,8 +6,8 @@ from typing import Any
 
 from cnncost.analysis.conventions import CONVENTIONS, OP_CLASSES
 from cnncost.analysis.cost import Analysis, LayerCost
+from cnncost.ops.base import fmt_shape
 from cnncost.report.numbers import human, human_bytes
-from cnncost.report.numbers import shape as fmt_shape
 from cnncost.report.sink import Column, Report
 
 PARAM_CONVENTIONS = ("torch", "keras")

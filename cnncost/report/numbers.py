@@ -27,7 +27,3 @@ def human_bytes(n: float) -> str:
             return f"{value:.4g} {unit}" if unit != "B" else f"{int(value)} B"
         value /= 1024
     raise AssertionError
-
-
-def shape(s: tuple[int, ...]) -> str:
-    return "×".join(str(d) for d in s)

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from cnncost.analysis.published import CheckResult
+from cnncost.ops.base import fmt_shape
 from cnncost.report.sink import Column, Report
 
 MARK = {"pass": "✓", "fail": "✗", "erratum": "erratum", "differs": "differs"}
@@ -21,7 +22,7 @@ def paper_rows(results: list[CheckResult]) -> list[dict[str, Any]]:
         e = r.entry
         check = "paper: " + e.metric + (f" [{e.layer}]" if e.layer else "")
         if e.input:
-            check += f" @{'×'.join(map(str, e.input))}"
+            check += f" @{fmt_shape(e.input)}"
         rows.append({
             "status": MARK[r.status], "model": r.model, "check": check,
             "expected": int(e.value) if e.raw_value.isdigit() else e.raw_value,
