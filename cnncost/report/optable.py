@@ -1,0 +1,119 @@
+"""Markdown tables of the op registry, for the docs (``tests/readme.py`` keeps them current).
+
+Formatting only, torch-free. One function per table, one small helper per column. Attributes
+that not every op class has yet are read with ``getattr`` and a default, so a table grows a
+column by adding a helper, not by touching the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from cnncost.ops import REGISTRY, Field, Op
+
+
+def op_classes() -> list[type[Op]]:
+    """Each registered class once, in registration order (``REGISTRY`` also holds the aliases)."""
+    return list(dict.fromkeys(REGISTRY.values()))
+
+
+def ops_markdown() -> str:
+    """One row per op class: its name, aliases, cost class, fields with defaults, what it is."""
+    header = ["op", "aliases", "class", "fields (defaults)", "what it is"]
+    rows = [[_code(cls.kind), _aliases(cls), _op_class(cls), _fields(cls), _summary(cls)] for cls in op_classes()]
+    return _table(header, rows)
+
+
+def saves_markdown() -> str:
+    """What autograd keeps for backward, per op; ops with the same rule share a row."""
+    groups: dict[str, list[str]] = {}
+    for cls in op_classes():
+        groups.setdefault(_saved(cls), []).append(_code(cls.kind))
+    rows = [[", ".join(kinds), text] for text, kinds in groups.items()]
+    return _table(["op", "saved for backward (besides parameters)"], rows)
+
+
+# -- columns ----------------------------------------------------------------------------
+def _aliases(cls: type[Op]) -> str:
+    return ", ".join(_code(a) for a in getattr(cls, "aliases", ()))
+
+
+def _op_class(cls: type[Op]) -> str:
+    return getattr(cls, "op_class", "") or ""
+
+
+def _fields(cls: type[Op]) -> str:
+    fields: dict[str, Field] = getattr(cls, "fields", {}) or {}
+    return "; ".join(_field(name, f) for name, f in fields.items()) or "—"
+
+
+def _field(name: str, f: Field) -> str:
+    """Name, default (or ``required``) and aliases in brackets, doc: ``k`` (required; also ``kernel``): window."""
+    notes = ["required"] if getattr(f, "required", False) else []
+    if not notes and getattr(f, "default", None) is not None:
+        notes.append(_value(f.default))
+    if getattr(f, "aliases", ()):
+        notes.append("also " + ", ".join(_code(a) for a in f.aliases))
+    text = _code(name) + (f" ({'; '.join(notes)})" if notes else "")
+    doc = getattr(f, "doc", "")
+    return f"{text}: {_rst(doc)}" if doc else text
+
+
+def _summary(cls: type[Op]) -> str:
+    return _rst(getattr(cls, "doc", "") or _first_paragraph(_own_doc(cls)))
+
+
+def _saved(cls: type[Op]) -> str:
+    """The first paragraph of the class's ``saved()`` docstring (what autograd keeps for backward)."""
+    method = getattr(cls, "saved", None)
+    if method is None or method is getattr(Op, "saved", None):
+        return "—"
+    return _rst(_first_paragraph(method.__doc__ or "")) or "—"
+
+
+# -- helpers ----------------------------------------------------------------------------
+def _own_doc(cls: type) -> str:
+    """The docstring of ``cls`` or of its nearest op base class (never ``Op``'s own)."""
+    for klass in cls.__mro__:
+        if klass is Op or klass is object:
+            break
+        if klass.__doc__:
+            return klass.__doc__
+    return ""
+
+
+def _first_paragraph(doc: str) -> str:
+    lines = []
+    for line in doc.strip().splitlines():
+        if not line.strip():
+            break
+        lines.append(line.strip())
+    return " ".join(lines)
+
+
+def _value(v: Any) -> str:
+    """A default as a spec would write it: ``true``, ``1`` for ``(1, 1)``, ``[1, 2]``."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (tuple, list)):
+        if v and all(x == v[0] for x in v):
+            return _value(v[0])
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    return str(v)
+
+
+def _code(text: str) -> str:
+    return f"`{text}`"
+
+
+def _rst(text: str) -> str:
+    """Docstrings use RST's double backticks; markdown wants single ones."""
+    return text.replace("``", "`")
+
+
+def _table(header: list[str], rows: Iterable[list[str]]) -> str:
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |\n"
+
+    return line(header) + "|" + "---|" * len(header) + "\n" + "".join(line(r) for r in rows)
