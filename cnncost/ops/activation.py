@@ -53,6 +53,8 @@ class PureActivation(Activation):
 
 @register
 class ReLU(Activation):
+    """max(0, x)."""
+
     kind = "relu"
     saves_output = True
     examples = _examples("relu")
@@ -60,6 +62,8 @@ class ReLU(Activation):
 
 @register
 class ReLU6(Activation):
+    """min(max(0, x), 6) (MobileNet)."""
+
     kind = "relu6"
     inplace_copies = True
     fvcore_skips = {"aten::hardtanh": "relu6 is hardtanh(0, 6): activations are not counted by fvcore",
@@ -69,6 +73,8 @@ class ReLU6(Activation):
 
 @register
 class LeakyReLU(Activation):
+    """x, or negative_slope · x below 0."""
+
     kind = "leaky_relu"
     fields = {"inplace": Field("bool", True), "negative_slope": Field("float", 0.01)}
     fvcore_skips = {"aten::leaky_relu": "activations are not counted by fvcore",
@@ -79,6 +85,8 @@ class LeakyReLU(Activation):
 
 @register
 class ELU(Activation):
+    """x, or alpha · (eˣ − 1) below 0."""
+
     kind = "elu"
     fields = {"inplace": Field("bool", True), "alpha": Field("float", 1.0)}
     fvcore_skips = {"aten::elu": "activations are not counted by fvcore",
@@ -89,6 +97,8 @@ class ELU(Activation):
 
 @register
 class SiLU(Activation):
+    """x · sigmoid(x) (EfficientNet's swish)."""
+
     kind = "silu"
     aliases = ("swish",)
     inplace_copies = True
@@ -99,6 +109,8 @@ class SiLU(Activation):
 
 @register
 class Hardswish(Activation):
+    """x · relu6(x + 3) / 6 (MobileNetV3)."""
+
     kind = "hardswish"
     aliases = ("hswish",)
     inplace_copies = True
@@ -109,6 +121,8 @@ class Hardswish(Activation):
 
 @register
 class Hardsigmoid(Activation):
+    """relu6(x + 3) / 6 (MobileNetV3's SE gate)."""
+
     kind = "hardsigmoid"
     aliases = ("hsigmoid",)
     inplace_copies = True
@@ -119,6 +133,8 @@ class Hardsigmoid(Activation):
 
 @register
 class Sigmoid(PureActivation):
+    """1 / (1 + e⁻ˣ) (SE gates)."""
+
     kind = "sigmoid"
     saves_output = True
     fvcore_skips = {"aten::sigmoid": "activations are not counted by fvcore"}
@@ -127,6 +143,8 @@ class Sigmoid(PureActivation):
 
 @register
 class Tanh(PureActivation):
+    """tanh(x)."""
+
     kind = "tanh"
     saves_output = True
     fvcore_skips = {"aten::tanh": "activations are not counted by fvcore"}
@@ -135,6 +153,8 @@ class Tanh(PureActivation):
 
 @register
 class GELU(PureActivation):
+    """x · Φ(x), exact (erf) form."""
+
     kind = "gelu"
     fvcore_skips = {"aten::gelu": "activations are not counted by fvcore"}
     examples = _examples("gelu", inplace=False)

@@ -1,8 +1,8 @@
 """Markdown tables of the op registry, for the docs (``tests/readme.py`` keeps them current).
 
-Formatting only, torch-free. One function per table, one small helper per column. Attributes
-that not every op class has yet are read with ``getattr`` and a default, so a table grows a
-column by adding a helper, not by touching the others.
+Formatting only, torch-free. One function per table, one small helper per column: everything
+comes from the op classes (``register`` guarantees each one says it), so a new op's row appears
+by itself.
 """
 
 from __future__ import annotations
@@ -10,18 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from cnncost.ops import REGISTRY, Field, Op
-
-
-def op_classes() -> list[type[Op]]:
-    """Each registered class once, in registration order (``REGISTRY`` also holds the aliases)."""
-    return list(dict.fromkeys(REGISTRY.values()))
+from cnncost.ops import Field, Op, op_classes
 
 
 def ops_markdown() -> str:
-    """One row per op class: its name, aliases, cost class, fields with defaults, what it is."""
-    header = ["op", "aliases", "class", "fields (defaults)", "what it is"]
-    rows = [[_code(cls.kind), _aliases(cls), _op_class(cls), _fields(cls), _summary(cls)] for cls in op_classes()]
+    """One row per op class: its name, aliases, cost class, fields with defaults, what it is, what fvcore counts."""
+    header = ["op", "aliases", "class", "fields (defaults)", "what it is", "fvcore counts"]
+    rows = [[_code(cls.kind), _aliases(cls), _op_class(cls), _fields(cls), _summary(cls), _rst(cls.fvcore)]
+            for cls in op_classes()]
     return _table(header, rows)
 
 
@@ -36,40 +32,37 @@ def saves_markdown() -> str:
 
 # -- columns ----------------------------------------------------------------------------
 def _aliases(cls: type[Op]) -> str:
-    return ", ".join(_code(a) for a in getattr(cls, "aliases", ()))
+    return ", ".join(_code(a) for a in cls.aliases)
 
 
 def _op_class(cls: type[Op]) -> str:
-    return getattr(cls, "op_class", "") or ""
+    return cls.op_class + (" (weight layer)" if cls.weight_layer else "")
 
 
 def _fields(cls: type[Op]) -> str:
-    fields: dict[str, Field] = getattr(cls, "fields", {}) or {}
-    return "; ".join(_field(name, f) for name, f in fields.items()) or "—"
+    return "; ".join(_field(name, f) for name, f in cls.fields.items()) or "—"
 
 
 def _field(name: str, f: Field) -> str:
     """Name, default (or ``required``) and aliases in brackets, doc: ``k`` (required; also ``kernel``): window."""
-    notes = ["required"] if getattr(f, "required", False) else []
-    if not notes and getattr(f, "default", None) is not None:
+    notes = ["required"] if f.required else []
+    if not notes and f.default is not None:
         notes.append(_value(f.default))
-    if getattr(f, "aliases", ()):
+    if f.aliases:
         notes.append("also " + ", ".join(_code(a) for a in f.aliases))
+    if f.choices:
+        notes.append(" \\| ".join(f.choices))
     text = _code(name) + (f" ({'; '.join(notes)})" if notes else "")
-    doc = getattr(f, "doc", "")
-    return f"{text}: {_rst(doc)}" if doc else text
+    return f"{text}: {_rst(f.doc)}" if f.doc else text
 
 
 def _summary(cls: type[Op]) -> str:
-    return _rst(getattr(cls, "doc", "") or _first_paragraph(_own_doc(cls)))
+    return _rst(_first_paragraph(_own_doc(cls)))
 
 
 def _saved(cls: type[Op]) -> str:
     """The first paragraph of the class's ``saved()`` docstring (what autograd keeps for backward)."""
-    method = getattr(cls, "saved", None)
-    if method is None or method is getattr(Op, "saved", None):
-        return "—"
-    return _rst(_first_paragraph(method.__doc__ or "")) or "—"
+    return _rst(_first_paragraph(cls.saved.__doc__ or "")) or "—"
 
 
 # -- helpers ----------------------------------------------------------------------------
