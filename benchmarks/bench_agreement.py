@@ -1,33 +1,10 @@
 """Does ``cnncost bench`` measure what ``torch.utils.benchmark`` measures? Writes
 benchmarks/results/bench_agreement.json.
 
-For resnet18 and resnet50 on CPU, batch 1 and 8, the same threads: cnncost's median latency
-(``bench_model``: its own seeded spec-built model, eval, ``inference_mode``) against
-``torch.utils.benchmark.Timer("model(x)", num_threads=T).blocked_autorange(min_run_time=S).median``
-on an instance of the same spec-built model with the same seed, also eval under ``inference_mode``,
-after the same number of warm-up calls. The two run alternately, ``--rounds`` times (cnncost
-first in even rounds, torch first in odd ones), so that drift in the machine's load hits both;
-the reported medians are the medians of the per-round medians, ``relative_difference`` =
-cnncost / torch − 1 of those, and ``paired_relative_difference`` the median over rounds of each
-round's cnncost / torch − 1. Target: within 5 %.
-
-Why two allocator settings. With glibc's defaults a CPU forward pass at batch 8 takes thousands of
-minor page faults per call (resnet18: 11,000–18,000, 45–70 MB of pages): glibc maps the large
-activation blocks with mmap, returns them to the OS when they are freed and maps them again next
-call, the kernel zeroing every page. How many depends on the process's allocation history (glibc
-moves its mmap threshold as blocks are freed), so two timers in one process, or one timer in two
-processes, can see ±10% from the allocator alone — the first version of this benchmark measured
-resnet18 batch 8 at +11% this way while the same model timed by both timers back to back agreed
-within 4%. So each setting runs in its own process:
-
-* ``default``: glibc as users run it (what ``cnncost bench`` reports unless told otherwise);
-* ``steady``: ``MALLOC_MMAP_THRESHOLD_=32 MiB`` and ``MALLOC_TRIM_THRESHOLD_=64 GiB``: activations
-  stay on the heap, ~0 page faults per call after warm-up — the timer comparison the acceptance
-  asks for, without the allocator's history in it.
-
-Both timers' page faults per call are recorded. Run:
-``python benchmarks/bench_agreement.py [--threads 1] [--min-time 2] [--rounds 6]``.
-The project's machine is shared (2 cores): the load average before and after is recorded.
+resnet18 and resnet50 on CPU, batch 1 and 8: cnncost's median latency against
+``Timer.blocked_autorange``'s on a same-seed instance, alternating over rounds, each allocator
+setting in its own process. Method, and why two allocators: docs/bench.md ("Agreement with
+torch.utils.benchmark"). Run: ``python benchmarks/bench_agreement.py [--threads 1] [--min-time 2] [--rounds 6]``.
 """
 
 from __future__ import annotations
@@ -64,8 +41,9 @@ def measure(args: argparse.Namespace) -> list[dict]:
     import torch
     from torch.utils.benchmark import Timer
 
+    from cnncost.analysis.roofline import Roof
     from cnncost.spec.catalog import load_model
-    from cnncost.torch.bench import BenchConfig, Roof, bench_model
+    from cnncost.torch.bench import BenchConfig, bench_model
     from cnncost.torch.builder import build
 
     no_roof = Roof(None, "not measured", "", None, "")  # the device peak is not what this compares
@@ -148,7 +126,8 @@ def main() -> None:
             "max_abs_paired_relative_difference": max(abs(r["paired_relative_difference"]) for r in rows),
         }
 
-    from cnncost.torch.bench import BenchConfig, environment
+    from cnncost.torch.bench import BenchConfig
+    from cnncost.torch.environment import environment
 
     env = environment(BenchConfig(threads=args.threads))
     env["threads"] = args.threads
@@ -161,7 +140,7 @@ def main() -> None:
                      "rounds": args.rounds, "median_of": "per-round medians"},
         "note": "the machine is shared (2 cores): per-round timings swing with other processes' load; "
                 "load_1min is recorded per round. The acceptance target applies to the steady allocator "
-                "(see the module docstring); the default one is reported as users run it.",
+                "(see docs/bench.md); the default one is reported as users run it.",
         "target_relative_difference": TARGET,
         "allocators": settings,
         "load_average_before": before,

@@ -12,7 +12,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from cnncost.errors import SpecError
+from cnncost.errors import SpecError, check_choice
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="What a CNN architecture costs: shapes, params, MACs, memory — from a YAML spec.")
@@ -69,12 +69,6 @@ def dtype_bytes(dtype: str) -> int:
     return DTYPES[dtype.lower()]
 
 
-def check_choice(value: str, choices: tuple[str, ...] | list[str], option: str) -> str:
-    if value not in choices:
-        raise SpecError(f"unknown {option} {value!r}", expected=" | ".join(choices))
-    return value
-
-
 def print_warnings(warnings: Any) -> None:
     for w in warnings:
         print(str(w), file=sys.stderr)
@@ -118,11 +112,12 @@ def specs(
     format: FormatOpt = "rich",
 ) -> None:
     """List the built-in zoo: name, family, input, params, MACs."""
+    from cnncost.analysis.zoo import zoo
     from cnncost.report.catalog import specs_report
     from cnncost.report.sink import FORMATS, render
 
     check_choice(format, FORMATS, "--format")
-    render(specs_report(filter), format)
+    render(specs_report(zoo(filter)), format)
 
 
 @app.command()

@@ -5,6 +5,7 @@ The CLI prints ``SpecError`` on stderr and exits 2; nothing else is a user error
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 
@@ -45,6 +46,13 @@ class SpecError(Exception):
         if self.expected:
             text += f" (expected {self.expected})"
         return text
+
+
+def check_choice(value: str, choices: Collection[str], option: str) -> str:
+    """``value`` if it is one of ``choices``, else a ``SpecError`` naming ``option`` and listing them."""
+    if value not in choices:
+        raise SpecError(f"unknown {option} {value!r}", expected=" | ".join(choices))
+    return value
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 CPU only, tiny models (lenet5, lecture_conv), one thread, ``--min-time 0.05 --warmup 1``. The
 device peak (a 2048² matmul and a 128 MiB copy) is replaced by a fixed ``Roof`` except in the
-one test that measures a small one.
+test that measures a small one and the one that reads a (pretended) GPU's datasheet row.
 """
 
 from __future__ import annotations
@@ -19,14 +19,18 @@ torch = pytest.importorskip("torch")
 
 from typer.testing import CliRunner  # noqa: E402
 
+from cnncost.analysis import devices  # noqa: E402
+from cnncost.analysis.conventions import DTYPES  # noqa: E402
 from cnncost.analysis.cost import analyze  # noqa: E402
 from cnncost.analysis.memory import memory  # noqa: E402
+from cnncost.analysis.roofline import Roof, achieved, bound, macs_per_step, ridge_point  # noqa: E402
 from cnncost.cli import app  # noqa: E402
+from cnncost.errors import SpecError, check_choice  # noqa: E402
 from cnncost.spec.catalog import load_model  # noqa: E402
 from cnncost.torch import bench as benchmod  # noqa: E402
-from cnncost.torch import devices  # noqa: E402
-from cnncost.torch.bench import BenchConfig, BenchResult, Roof, bench_model, percentile, time_callable  # noqa: E402
+from cnncost.torch.bench import TORCH_DTYPES, BenchConfig, BenchResult, bench_model  # noqa: E402
 from cnncost.torch.builder import SpecNet  # noqa: E402
+from cnncost.torch.timing import percentile, time_callable  # noqa: E402
 
 runner = CliRunner()
 FAST = ("--min-time", "0.05", "--warmup", "1", "--threads", "1")
@@ -218,3 +222,45 @@ def test_device_table():
         assert "NVIDIA" in d.source and d.bandwidth > 1e11
         assert 0 < d.fp32 <= d.tf32 <= d.fp16 and d.bf16 == d.fp16
         assert math.isfinite(d.tf32 / d.bandwidth)
+
+
+def test_roofline_arithmetic_imports_no_torch():
+    """``cnncost.analysis`` (the roofline arithmetic and the datasheet table included) never imports torch."""
+    import pkgutil
+    import subprocess
+    import sys
+
+    import cnncost.analysis
+
+    names = sorted(f"cnncost.analysis.{m.name}" for m in pkgutil.iter_modules(cnncost.analysis.__path__))
+    assert {"cnncost.analysis.roofline", "cnncost.analysis.devices"} <= set(names)
+    code = "import importlib, sys\n" + "".join(f"importlib.import_module({n!r})\n" for n in names) + (
+        "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_roofline_helpers_and_one_dtype_table():
+    assert ridge_point(50e9, 10e9) == ROOF.ridge == 5.0 and ridge_point(None, 10e9) is None
+    assert bound(5.0, 5.0) == "compute-bound" and bound(4.9, 5.0) == "memory-bound" and bound(9.0, None) is None
+    assert macs_per_step(10, 4, "inference") == 40 and macs_per_step(10, 4, "training") == 120
+    rate = achieved(6, 2.0, 12.0)
+    assert (rate.macs_per_s, rate.flops_per_s, rate.peak_fraction) == (3.0, 6.0, 0.5)
+    assert achieved(6, 2.0, None).peak_fraction is None
+    for name, dt in TORCH_DTYPES.items():  # bytes per element come from the one table, conventions.DTYPES
+        assert DTYPES[name] == dt.itemsize
+    assert check_choice("fp32", tuple(TORCH_DTYPES), "--dtype") == "fp32"
+    with pytest.raises(SpecError, match="unknown --dtype 'fp8'"):
+        check_choice("fp8", tuple(TORCH_DTYPES), "--dtype")
+
+
+def test_a_listed_gpu_gets_its_datasheet_roof(monkeypatch):
+    """No GPU needed: the datasheet branch only reads the device name and cuDNN's TF32 flag."""
+    monkeypatch.undo()  # the real device_roof
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H200")
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)
+    h200 = devices.lookup("NVIDIA H200")
+    roof = benchmod.device_roof(BenchConfig(device="cuda", dtype="fp32"))
+    assert roof.flops == h200.tf32 and roof.bandwidth == h200.bandwidth and roof.flops_kind.startswith("TF32")
+    assert benchmod.device_roof(BenchConfig(device="cuda", dtype="bf16")).flops == h200.bf16
+    assert "datasheet" in roof.flops_source and "÷ 2" in roof.flops_source

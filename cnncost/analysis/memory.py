@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from cnncost.analysis.cost import Analysis
-from cnncost.errors import SpecError
+from cnncost.errors import check_choice
 from cnncost.graph import Graph, Node
 from cnncost.ops.base import numel
 
@@ -135,8 +135,7 @@ def saved_for_backward(graph: Graph, elem: int, batch: int) -> int:
 
 def memory(a: Analysis, dtype_bytes: int = 4, optimizer: str = "sgd", amp: bool = False) -> Memory:
     """Every memory figure of an analysed model; ``amp``: half activations, fp32 master weights."""
-    if optimizer not in OPTIMIZER_STATE:
-        raise SpecError(f"unknown optimizer {optimizer!r}", expected=" | ".join(OPTIMIZER_STATE))
+    check_choice(optimizer, tuple(OPTIMIZER_STATE), "optimizer")
     elem = 2 if amp else dtype_bytes
     weight_bytes = 4 if amp else dtype_bytes
     t, g, b = a.totals, a.graph, a.batch

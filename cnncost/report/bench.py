@@ -1,8 +1,6 @@
 """The ``cnncost bench`` table and JSON document (formatting only: no torch here).
 
-Takes a ``cnncost.torch.bench.BenchRun`` (duck-typed: ``config``, ``environment``, ``roof``,
-``results``) and builds a ``Report``: one row per model × batch size, the environment and the
-device peak in the caption, and everything (every ``BenchResult`` field) in ``data``.
+Duck-typed over ``cnncost.torch.bench.BenchRun``; the method behind each field is docs/bench.md.
 """
 
 from __future__ import annotations
@@ -20,22 +18,17 @@ COLUMNS = [
 ]
 
 CONVENTIONS = {
-    "latency": "ms per batch: median, p10, p90 over timed blocks (one sample per block = block time / calls), "
-               "blocks sized like torch.utils.benchmark's blocked_autorange",
+    "latency": "ms per batch: median, p10, p90 of the timed blocks, one sample per block (block time / calls)",
     "throughput": "samples/s = batch / median latency",
-    "macs": "the engine's MACs (conv + linear, bias adds excluded) × batch; training: × 3 (forward, input "
-            "gradients, weight gradients)",
+    "macs": "the engine's MACs (conv + linear, no bias adds) × batch; training: × 3",
     "achieved": "MAC/s = macs_per_step / median; FLOP/s = 2 × MAC/s; peak_fraction = FLOP/s / peak FLOP/s",
-    "roofline": "arithmetic intensity = forward FLOPs (2 × MACs × batch) / bytes, bytes = params × dtype bytes "
-                "+ activations × dtype bytes × batch (engine activations: input + every tensor a layer writes; "
-                "a lower bound on traffic); compute-bound when ≥ ridge = peak FLOP/s / bandwidth",
-    "memory": "CUDA: torch.cuda.max_memory_allocated (reset per batch size, weights included) beside the "
-              "engine's prediction (predicted_memory_bytes: weights + buffers + liveness peak of the activations; "
-              "training: + gradients + SGD momentum + saved-for-backward); CPU: the allocator is not measured: "
-              "the prediction (with the oneDNN conv workspace) and the ru_maxrss high-water-mark growth",
-    "page_faults_per_step": "CPU: the process's minor page faults during the timed blocks / timed calls; "
-                            "thousands mean the allocator hands the activations back to the OS and maps them "
-                            "again every step, and the latency includes the kernel zeroing those pages",
+    "roofline": "arithmetic_intensity = forward FLOPs / bytes_moved, bytes_moved = (params + activations × batch) "
+                "× dtype bytes (a lower bound); compute-bound when ≥ ridge_point = peak FLOP/s / bandwidth",
+    "memory": "peak_memory_bytes: CUDA max_memory_allocated per batch size, weights included (None on CPU); "
+              "predicted_memory_bytes: cnncost memory's figure for the same step; "
+              "cpu_maxrss_growth_bytes: CPU ru_maxrss growth",
+    "page_faults_per_step": "CPU: minor page faults per timed call; thousands mean the allocator maps the "
+                            "activations afresh every step, and the latency includes it",
 }
 
 FAULTS_NOTE = 1000
@@ -129,7 +122,7 @@ def bench_report(run: Any, raw: bool = False) -> Report:
         worst = max(faulty, key=lambda r: r.page_faults_per_step)
         lines.append(f"note: {worst.model} batch {worst.batch}: {worst.page_faults_per_step:,.0f} page faults per step "
                      "(4 KiB each): the allocator maps the activations afresh every step and the latency includes "
-                     "it; for steady-state timings see README \"bench\" (MALLOC_MMAP_THRESHOLD_, jemalloc)")
+                     "it; for steady-state timings see docs/bench.md (MALLOC_MMAP_THRESHOLD_, jemalloc)")
     n_oom = sum(r.status == "oom" for r in run.results)
     if n_oom:
         lines.append(f"{n_oom} batch size(s) ran out of memory (OOM); the sweep went on")

@@ -1,4 +1,5 @@
-"""Everything that needs torch: the spec → ``nn.Module`` builder and the cross-checks.
+"""Everything that needs torch: the spec → ``nn.Module`` builder, the cross-checks, and ``bench``
+(timing, the device roof, the environment it ran in).
 
 This is the only package that imports torch; the analytical path never imports it.
 """

@@ -1,12 +1,6 @@
-"""Peak dense throughput and memory bandwidth of common NVIDIA GPUs, from NVIDIA's datasheets.
+"""Datasheet peaks of common NVIDIA GPUs, so a GPU's roof is a cited number, not a guess.
 
-Every figure is *dense* (no 2:4 structured sparsity): where a datasheet prints only the
-sparsity figure (marked ``*`` there: "With sparsity"), the value here is that figure ÷ 2, and
-``note`` says so. FLOP/s count a multiply-accumulate as 2 FLOPs. Tensor-core rows assume FP32
-accumulation (what PyTorch uses for fp16/bf16 GEMMs and convolutions); ``fp32`` is the
-non-tensor (CUDA core) rate. Memory bandwidth is the datasheet's GPU memory bandwidth (bytes/s).
-
-This module does not import torch: ``lookup(name)`` matches ``torch.cuda.get_device_name()``.
+Torch-free: ``lookup(name)`` matches ``torch.cuda.get_device_name()``; see docs/bench.md ("Peak").
 
 >>> lookup("NVIDIA H100 80GB HBM3").name
 'H100 SXM'
@@ -28,7 +22,14 @@ GB = 1e9
 
 @dataclass(frozen=True)
 class DevicePeak:
-    """One GPU model's dense peaks (FLOP/s) per math mode, and memory bandwidth (bytes/s)."""
+    """One GPU model's dense peaks (FLOP/s) per math mode, and memory bandwidth (bytes/s).
+
+    Every figure is *dense* (no 2:4 structured sparsity): where a datasheet prints only the
+    sparsity figure (marked ``*`` there: "With sparsity"), the value here is that figure ÷ 2, and
+    ``note`` says so. FLOP/s count a multiply-accumulate as 2 FLOPs. Tensor-core rows assume FP32
+    accumulation (what PyTorch uses for fp16/bf16 GEMMs and convolutions); ``fp32`` is the
+    non-tensor (CUDA core) rate. ``bandwidth`` is the datasheet's GPU memory bandwidth.
+    """
 
     name: str
     pattern: str
