@@ -186,7 +186,7 @@ def parse_family(path: Path) -> FamilySpec:
         single = LDict()
         single.line = data.line
         single.key_lines = {}
-        variants = {str(data.get("name") or path.stem): single}
+        variants = LDict({str(data.get("name") or path.stem): single})
     elif not isinstance(variants, LDict) or not variants:
         raise SpecError("'variants' must be a non-empty mapping name: {overrides}", file=file,
                         line=data.line_of("variants"))

@@ -10,8 +10,8 @@ from typing import Any
 
 from cnncost.ops import REGISTRY
 from cnncost.ops.base import Field
-from cnncost.spec.expand import STRUCTURES
 from cnncost.spec.family import METRICS, REPORTED_KEYS
+from cnncost.spec.structures import ITEM_KEYS, STRUCTURE_TYPES, STRUCTURES
 
 _EXPR = {"type": "string", "description": "expression, e.g. 'width * 4'"}
 _INT = {"anyOf": [{"type": "integer"}, _EXPR]}
@@ -39,6 +39,49 @@ def _field_schema(f: Field) -> dict[str, Any]:
     return s
 
 
+def _undescribed(schema: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in schema.items() if k != "description"}
+
+
+def _value_types(layer_ref: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """JSON schemas of the value types a structure's keys are declared with (see ``structures.Key``)."""
+    return {
+        "layers": layer_ref, "layer": layer_ref,  # a layer is also a list of layers; seq takes either
+        "branches": {"type": "array", "items": layer_ref}, "count": _INT, "name": {"type": "string"},
+        "path": {"type": ["string", "integer"]}, "mapping": {"type": "object"}, "list": {"type": "array"},
+        "probability": {"anyOf": [{"type": "number"}, _EXPR]}, "condition": {"anyOf": [{"type": "boolean"}, _EXPR]},
+        "text": {"type": "string"},
+    }
+
+
+def _structure_props(layer_ref: dict[str, Any]) -> dict[str, Any]:
+    """The keys of a layer item that are not op kinds: item keys, structures and their keys, from the registry.
+
+    A key several structures accept (``block``, ``inplace``) is described once, or as ``anyOf`` if its types differ.
+    """
+    types = _value_types(layer_ref)
+    props: dict[str, Any] = {}
+
+    def put(key: str, schema: dict[str, Any], doc: str) -> None:
+        described = {**schema, "description": doc} if doc else dict(schema)
+        seen = props.get(key)
+        if seen is None:
+            props[key] = described
+        elif _undescribed(seen) != _undescribed(described) and described not in seen.get("anyOf", ()):
+            props[key] = {"anyOf": [*seen.get("anyOf", [seen]), described]}
+
+    for key, k in ITEM_KEYS.items():
+        put(key, types[k.type], k.doc)
+    for name, s in STRUCTURE_TYPES.items():
+        put(name, types[s.value], s.doc)
+    for s in STRUCTURE_TYPES.values():  # after the structures: `block` is described as one, not as repeat's key
+        for key, k in s.keys.items():
+            put(key, types[k.type], k.doc)
+        for fname, f in (REGISTRY[s.op].fields.items() if s.op else ()):
+            put(fname, _field_schema(f), f.doc)
+    return props
+
+
 def json_schema() -> dict[str, Any]:
     ops: dict[str, Any] = {}
     for kind, cls in sorted(REGISTRY.items()):
@@ -51,19 +94,9 @@ def json_schema() -> dict[str, Any]:
                      "description": (cls.__doc__ or "").strip().split("\n")[0]}
     layer_ref = {"$ref": "#/$defs/layer"}
     layer_props: dict[str, Any] = {k: {"$ref": f"#/$defs/op_{k}"} for k in ops}
-    layer_props.update({
-        "name": {"type": "string"}, "when": {"anyOf": [{"type": "boolean"}, _EXPR]},
-        "share": {"type": "string", "description": "path of an earlier layer whose weights this op reuses"},
-        "then": {"$ref": "#/$defs/layers"},
-        "seq": {"$ref": "#/$defs/layers"}, "repeat": _INT, "dense": _INT,
-        "body": {"$ref": "#/$defs/layers"}, "block": {"type": "string"},
-        "first": {"type": "object"}, "last": {"type": "object"}, "at": {"type": "object"},
-        "args": {"type": "array"}, "residual": {"$ref": "#/$defs/layers"}, "shortcut": layer_ref,
-        "concat": {"type": "array", "items": layer_ref}, "add": {"type": "array", "items": layer_ref},
-        "mul": {"type": "array", "items": layer_ref},
-    })
-    reported = {"type": "object", "additionalProperties": False, "required": ["metric", "value"],
-                "properties": {k: {} for k in sorted(REPORTED_KEYS)}}
+    layer_props.update(_structure_props(layer_ref))  # a structure's key wins over an op of that name (concat)
+    reported: dict[str, Any] = {"type": "object", "additionalProperties": False, "required": ["metric", "value"],
+                                "properties": {k: {} for k in sorted(REPORTED_KEYS)}}
     reported["properties"]["metric"] = {"enum": list(METRICS)}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

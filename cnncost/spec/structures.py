@@ -1,0 +1,262 @@
+"""The spec language's structures (``repeat``, ``concat``, ``residual``...): one registry of handlers.
+
+Each entry says what its key holds, which keys it accepts beside it and what it does, so the
+expander's dispatch, its error messages and the JSON schema all read the same table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from cnncost.errors import SpecError
+from cnncost.ops import REGISTRY, Op
+from cnncost.spec.blocks import Call, arg, block_name, invoke
+from cnncost.spec.scope import At, Scope
+from cnncost.spec.yamlload import LDict, LList
+
+if TYPE_CHECKING:
+    from cnncost.spec.expand import Expander
+    from cnncost.spec.items import Item
+
+    Handler = Callable[[Expander, Item, At], int]
+    """Expands ``item`` (whose ``mods`` is its own copy: it pops what it takes) at ``at``; returns the output node."""
+
+
+class Key(NamedTuple):
+    """A key a structure accepts beside its own, with the type of its value and what it does.
+
+    Types: ``layers`` (a list of items, or one), ``layer`` (one item), ``branches`` (a list of items or
+    ``identity``), ``count`` (a non-negative integer or an expression), ``name`` (a block of the file, or an
+    expression naming one), ``path`` (an earlier layer, as ``ref`` finds it), ``mapping``, ``list``,
+    ``probability`` (a number in (0, 1] or an expression), ``condition`` (a boolean or an expression), ``text``.
+    """
+
+    type: str
+    doc: str
+
+
+@dataclass(frozen=True)
+class Structure:
+    """One structure: its handler, the type of what its own key holds, its keys beside it, its doc."""
+
+    expand: Handler
+    value: str
+    """The type (as for ``Key``) of what the structure's key holds."""
+    doc: str
+    keys: Mapping[str, Key] = field(default_factory=dict)
+    """Keys it accepts beside its own (besides the ``ITEM_KEYS``)."""
+    op: str | None = None
+    """The op that merges its branches; that op's fields may sit beside it too (``inplace``)."""
+    open: bool = False
+    """Other keys beside it are the block's arguments or the body's variables."""
+
+
+ITEM_KEYS = {
+    "name": Key("text", "the layer's name (default: its kind, numbered: conv1, conv2...)"),
+    "when": Key("condition", "expand the item only if true (evaluated when the input shape is known)"),
+    "then": Key("layers", "layers applied after a block or structure, named in its level"),
+    "share": Key("path", "path of an earlier layer whose weights this op reuses"),
+}
+"""Keys any item may have beside its kind (``then`` is for blocks and structures, ``share`` for ops)."""
+
+
+def _no_extra(kind: str, mods: dict[str, Any], beside: tuple[str, ...] = ()) -> None:
+    if mods:
+        raise SpecError(f"{kind}: unexpected key(s) {', '.join(mods)}",
+                        expected=", ".join(("name", "when", "then", *beside)))
+
+
+def _seq(ex: Expander, item: Item, at: At) -> int:
+    _no_extra("seq", item.mods)
+    return ex.seq(item.value, at.env, at.x, at.scope)
+
+
+def _block(ex: Expander, item: Item, at: At) -> int:
+    name = block_name(ex, item.value, at.env)
+    positional = list(item.mods.pop("args", None) or [])
+    return invoke(ex, Call(name, positional, item.mods), at.fresh())
+
+
+def _overrides(mods: dict[str, Any], n: int) -> dict[int, Any]:
+    """``at: {i: {...}}`` by repetition index, negative indices counted from the end."""
+    out: dict[int, Any] = {}
+    for key, over in (mods.get("at") or {}).items():
+        idx = int(key)
+        out[idx + n if idx < 0 else idx] = over
+    return out
+
+
+def _arguments(mods: dict[str, Any], variables: dict[str, Any], at: dict[int, Any], i: int, n: int) -> dict[str, Any]:
+    """Repetition ``i``'s arguments: the variables, overridden by ``first``/``last``, then by ``at``."""
+    kwargs = dict(variables)
+    for flag, over in (("first", i == 0), ("last", i == n - 1)):
+        if over and mods.get(flag):
+            kwargs.update(mods[flag])
+    kwargs.update(at.get(i) or {})
+    return kwargs
+
+
+def _loop(ex: Expander, item: Item, at: At) -> int:
+    """``repeat`` (``x = body(x)``) or ``dense`` (``x = concat(x, body(x))``), ``n`` times."""
+    n = ex.eval_int(item.value, ex.shape_env(at.env, at.x), item.kind)
+    mods = item.mods
+    body, block = mods.get("body"), mods.get("block")
+    if (body is None) == (block is None):
+        raise SpecError("repeat needs exactly one of 'body: [layers]' or 'block: name'")
+    variables = {k: v for k, v in mods.items() if k not in LOOP_KEYS}
+    positional = list(mods.get("args") or [])
+    overrides = _overrides(mods, n)
+    x, scope, line = at.x, at.scope, at.line
+    for i in range(n):
+        kwargs = _arguments(mods, variables, overrides, i, n)
+        loop_env = {**at.env, "i": i, "n": n}
+        path = (*scope.path, scope.index())
+        here = At(loop_env, x, Scope(path), line)
+        if block is not None:
+            y = invoke(ex, Call(block_name(ex, block, loop_env), positional, kwargs), here)
+        else:
+            y = _body(ex, body, kwargs, here)
+        x = _grow(ex, x, y, path, line) if item.kind == "dense" else y
+    return x
+
+
+def _body(ex: Expander, body: Any, kwargs: dict[str, Any], at: At) -> int:
+    """One repetition of ``body:``, its variables evaluated in the enclosing scope."""
+    caller = ex.shape_env(at.env, at.x)
+    body_env = {**at.env, **{k: arg(v, caller) for k, v in kwargs.items()}}
+    path = at.scope.path
+    ex.inputs[path] = at.x
+    y = ex.outputs[path] = ex.seq(body, body_env, at.x, at.scope)
+    return y
+
+
+def _grow(ex: Expander, x: int, y: int, path: tuple[str, ...], line: int | None) -> int:
+    """DenseNet's ``concat(x, y)`` after repetition ``path``."""
+    merge = REGISTRY["concat"]({})
+    shapes = [ex.nodes[x].out_shape, ex.nodes[y].out_shape]
+    return ex.add_node((*path, "concat"), merge, (x, y), merge.infer(shapes, ex.warner(path, line)), line)
+
+
+def _merge_op(kind: str, mods: dict[str, Any], env: Mapping[str, Any]) -> Op:
+    """The merge op, from its fields given beside the structure (``inplace: true``)."""
+    cls = REGISTRY[kind]
+    fields = {k: mods.pop(k) for k in list(mods) if k in cls.fields}
+    return cls.resolve(LDict(fields), env)
+
+
+def _branches(ex: Expander, item: Item, at: At) -> int:
+    kind, value = item.kind, item.value
+    if not isinstance(value, list) or len(value) < 2:
+        raise SpecError(f"{kind} needs a list of at least two branches",
+                        expected=f"{{{kind}: [[layers...], [layers...]]}}")
+    op = _merge_op(kind, item.mods, at.env)
+    _no_extra(kind, item.mods)
+    outs = []
+    for j, branch in enumerate(value):
+        out = _branch(ex, j, branch, value.line_of(j) if isinstance(value, LList) else at.line, at)
+        if out is not None:
+            outs.append(out)
+    if len(outs) < 2:
+        raise SpecError(f"{kind}: {len(outs)} branch(es) left after 'when'", expected="at least two")
+    return _merge(ex, kind, op, outs, at)
+
+
+def _branch(ex: Expander, j: int, branch: Any, line: int | None, at: At) -> int | None:
+    """Branch ``j``'s output, or None if its ``when`` is false."""
+    if isinstance(branch, str) and branch == "identity":
+        return at.x
+    item = ex.parse(branch, line)
+    if "when" in item.mods and not ex.eval(item.mods["when"], ex.shape_env(at.env, at.x)):
+        return None  # a branch switched off is removed, not replaced by the identity
+    name = at.scope.name(item.name or f"branch{j + 1}", "branch", line)
+    return ex.at(item, at.env, at.x, (*at.scope.path, name))
+
+
+def _merge(ex: Expander, kind: str, op: Op, outs: list[int], at: At) -> int:
+    scope, line = at.scope, at.line
+    path = (*scope.path, scope.name(None if kind in scope.used or kind in scope.reserved else kind, kind, line))
+    try:
+        shape = op.infer([ex.nodes[o].out_shape for o in outs], ex.warner(path, line))
+    except SpecError as exc:
+        raise exc.with_context(line=line, path=".".join(path)) from None
+    return ex.add_node(path, op, tuple(outs), shape, line)
+
+
+def _residual(ex: Expander, item: Item, at: At) -> int:
+    """``body(x) + shortcut(x)``; the shortcut is the identity unless given.
+
+    ``survival: p`` is stochastic depth (Huang et al. 2016): in training the body runs with
+    probability p, so its expected cost is p times its cost; inference runs it always.
+    """
+    mods, env, x, scope, line = item.mods, at.env, at.x, at.scope, at.line
+    shortcut = mods.pop("shortcut", "identity")
+    survival = ex.eval(mods.pop("survival", 1), ex.shape_env(env, x))
+    if isinstance(survival, bool) or not isinstance(survival, (int, float)) or not 0 < survival <= 1:
+        raise SpecError(f"residual: survival {survival!r}", expected="a probability in (0, 1]")
+    op = _merge_op("add", mods, env)
+    _no_extra("residual", mods, ("shortcut", "survival", "inplace"))
+    outer = ex.survival
+    ex.survival = outer * survival
+    try:
+        y = ex.seq(item.value, env, x, scope)
+    finally:
+        ex.survival = outer
+    s = x
+    if shortcut not in (None, "identity"):
+        short = ex.parse(shortcut, line)  # named: {downsample: [...]}
+        s = ex.at(short, env, x, (*scope.path, scope.name(short.name or "shortcut", "", line)))
+    return _merge(ex, "add", op, [y, s], at)
+
+
+def _aux(ex: Expander, item: Item, at: At) -> int:
+    _no_extra("aux", item.mods)
+    ex.aux_outputs.append(ex.seq(item.value, at.env, at.x, at.scope))
+    return at.x
+
+
+def _ref(ex: Expander, item: Item, at: At) -> int:
+    _no_extra("ref", item.mods)
+    found = ex.lookup("ref", item.value, at.env, at.x, at.scope.path)
+    assert found is not None
+    return found
+
+
+_LOOP = {
+    "body": Key("layers", "the layers repeated (variables beside it are evaluated per repetition)"),
+    "block": Key("name", "the block repeated (keys beside it are its arguments)"),
+    "first": Key("mapping", "arguments or variables overridden in the first repetition"),
+    "last": Key("mapping", "arguments or variables overridden in the last repetition"),
+    "at": Key("mapping", "{i: {...}}: overrides in repetition i (negative: from the end)"),
+    "args": Key("list", "the block's positional arguments"),
+}
+
+STRUCTURE_TYPES: dict[str, Structure] = {
+    "seq": Structure(_seq, "layers", "{seq: [...]}: a sequence, the same as [...]"),
+    "repeat": Structure(_loop, "count", "{repeat: n, block: b, <args>} or {repeat: n, body: [...], <variables>}: "
+                        "n repetitions (i and n are variables), with first/last/at overrides", _LOOP, open=True),
+    "block": Structure(_block, "name", "{block: b, <args>}: a call of a block of this file, the same as {b: {args}}",
+                       {"args": _LOOP["args"]}, open=True),
+    "concat": Structure(_branches, "branches", "parallel branches, concatenated along channels", op="concat"),
+    "add": Structure(_branches, "branches", "parallel branches, added", op="add"),
+    "mul": Structure(_branches, "branches", "parallel branches, multiplied (an SE gate broadcasts)", op="mul"),
+    "sub": Structure(_branches, "branches", "parallel branches: the first minus the others", op="sub"),
+    "residual": Structure(_residual, "layers", "{residual: [...], shortcut: identity | [...]}: body + shortcut", {
+        "shortcut": Key("layer", "the shortcut's layers (default: identity)"),
+        "survival": Key("probability", "stochastic depth: the probability the body runs in training (default 1)"),
+    }, op="add"),
+    "dense": Structure(_loop, "count", "{dense: n, block|body: ...}: DenseNet's x = concat(x, body(x)), n times",
+                       _LOOP, open=True),
+    "aux": Structure(_aux, "layers", "a side head (GoogLeNet's auxiliary classifiers): expanded and counted, but the "
+                     "main path goes on from its input"),
+    "ref": Structure(_ref, "path", "continue from an earlier layer's output: a name, looked up from the innermost "
+                     "level outward (braces hold expressions: cells.{i - 2}); in: the input of the enclosing block "
+                     "call or repetition; input: the network's input"),
+}
+"""Every structure, in the order error messages list them."""
+
+STRUCTURES = tuple(STRUCTURE_TYPES)
+MERGES = tuple(name for name, s in STRUCTURE_TYPES.items() if s.op == name)
+LOOP_KEYS = frozenset(_LOOP)
+"""The keys of ``repeat``/``dense`` that are not the body's variables or the block's arguments."""
