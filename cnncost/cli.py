@@ -26,6 +26,8 @@ DtypeOpt = Annotated[str, typer.Option("--dtype", help="Element type for memory:
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="rich | markdown | csv | json")]
 ConventionOpt = Annotated[str, typer.Option("--convention", "-c",
                                             help="macs (conv+linear) | flops (2×MACs) | all | fvcore")]
+ModeOpt = Annotated[str, typer.Option("--mode", help="inference (training-only side heads such as Inception-v3's "
+                                                     "aux: weights counted, not run) | training (they run)")]
 
 
 def user_errors(fn: F) -> F:
@@ -86,6 +88,7 @@ def table(
     convention: ConventionOpt = "macs",
     params: Annotated[str, typer.Option("--params", help="torch (trainable) | keras (+ BN moving stats, "
                                                           "as model.summary() counts)")] = "torch",
+    mode: ModeOpt = "inference",
     format: FormatOpt = "rich",
 ) -> None:
     """Per-layer output shape, params, MACs and activation memory, with totals."""
@@ -99,7 +102,7 @@ def table(
     check_choice(convention, list(CONVENTIONS), "--convention")
     check_choice(params, PARAM_CONVENTIONS, "--params")
     spec = load_model(model)
-    a = analyze(spec, parse_input(input, spec.input), batch)
+    a = analyze(spec, parse_input(input, spec.input), batch, mode)
     print_warnings(a.warnings)
     render(layer_table(a, depth=depth, weights_only=weights_only, convention=convention,
                        dtype=dtype, dtype_bytes=dtype_bytes(dtype), params=params), format)
@@ -192,6 +195,7 @@ def compare(
     dtype: DtypeOpt = "fp32",
     convention: ConventionOpt = "macs",
     optimizer: Annotated[str, typer.Option(help="for training memory: sgd | momentum | adam | adamw")] = "sgd",
+    mode: ModeOpt = "inference",
     format: FormatOpt = "rich",
 ) -> None:
     """Models side by side: params, MACs, activations, memory, depth, and per-stage costs."""
@@ -208,7 +212,7 @@ def compare(
         raise SpecError("compare needs at least two models", expected="cnncost compare resnet50 resnext50")
     items = []
     for name in models:
-        a = analyze(load_model(name), None, batch)
+        a = analyze(load_model(name), None, batch, mode)
         items.append((a, memory_of(a, dtype_bytes(dtype), optimizer)))
     main, stages = compare_reports(items, convention)
     if format == "json":

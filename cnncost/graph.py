@@ -31,6 +31,9 @@ class Node(NamedTuple):
     """Probability this layer runs in a training step (stochastic depth); 1 at inference."""
     shares: int | None = None
     """The node whose weights (and buffers) this layer uses (``share:``): its params count there."""
+    train_only: bool = False
+    """Part of a side head that runs only in training (``aux: ..., train_only: true``: GoogLeNet's and
+    Inception-v3's auxiliary classifiers): its weights exist at inference, its operations do not run."""
 
     @property
     def name(self) -> str:

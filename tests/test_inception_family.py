@@ -96,7 +96,7 @@ def test_inception_v3_modules(v3):
 
 
 def test_inception_v3_aux_head(v3):
-    a = analyze("inception_v3_aux")
+    a = analyze("inception_v3_aux", mode="training")
     assert a.totals.params == 27_161_264              # torchvision meta num_params (with the aux head)
     aux = a.within(("AuxLogits",))
     # conv0 1×1 768→128 + BN, conv1 5×5 128→768 + BN, fc 768→1000
@@ -109,6 +109,10 @@ def test_inception_v3_aux_head(v3):
     assert a.within(("Mixed_7a",)).in_shapes == ((768, 17, 17),)
     assert a.layers[-1].path == ("fc",)
     assert a.totals.macs == v3.totals.macs + 5_683_200
+    # the inference reading, torchvision's metadata: the head's weights exist, it does not run
+    inference = analyze("inception_v3_aux")
+    assert (inference.totals.params, inference.totals.macs) == (27_161_264, v3.totals.macs)
+    assert inference.within(("AuxLogits",)).macs == 0 and "(training only)" in layer(inference, "AuxLogits", "fc").label
 
 
 # -- Inception-v4 (timm) ----------------------------------------------------------------------

@@ -11,7 +11,7 @@ from fractions import Fraction
 from typing import NamedTuple
 
 from cnncost.analysis.conventions import CONVENTIONS, OP_CLASSES
-from cnncost.errors import SpecError, SpecWarning
+from cnncost.errors import SpecError, SpecWarning, check_choice
 from cnncost.graph import Graph
 from cnncost.ops.base import ParamCount, Shape, numel
 from cnncost.spec.expand import expand
@@ -98,6 +98,22 @@ class Analysis:
     totals: LayerCost
     warnings: tuple[SpecWarning, ...]
     graph: Graph
+    mode: str = "inference"
+    """``inference`` or ``training``: whether training-only side heads' operations are counted."""
+
+    @property
+    def training_only_heads(self) -> bool:
+        """Does the network have side heads that run only in training (the two modes differ)?"""
+        return any(n.train_only for n in self.graph.nodes)
+
+    @property
+    def training_step_macs(self) -> int:
+        """MACs of a training step with every layer running: the training-only heads included, stochastic
+        depth aside (``totals.train_macs`` is its expectation under stochastic depth)."""
+        if self.mode == "training":
+            return self.totals.macs
+        return self.totals.macs + sum(n.op.macs(list(n.in_shapes), n.out_shape) * self.batch
+                                      for n in self.graph.ops if n.train_only and n.op is not None)
 
     @property
     def depth(self) -> int:
@@ -162,10 +178,16 @@ def _exact(p: float) -> Fraction:
     return Fraction(p).limit_denominator(10**6) if p != 1 else Fraction(1)
 
 
-def analyze_graph(graph: Graph, batch: int = 1) -> Analysis:
+MODES = ("inference", "training")
+"""The two readings of a network with training-only side heads: ``inference`` counts their parameters
+but not their operations or activations (torchvision's metadata), ``training`` counts everything."""
+
+
+def analyze_graph(graph: Graph, batch: int = 1, mode: str = "inference") -> Analysis:
     """Cost every node of ``graph``; ``batch`` scales MACs, ops and activations, not params."""
     if batch < 1:
         raise SpecError(f"batch {batch}", expected="a positive integer")
+    check_choice(mode, MODES, "mode")
     layers: list[LayerCost] = []
     for node in graph.nodes:
         if node.op is None:
@@ -175,15 +197,17 @@ def analyze_graph(graph: Graph, batch: int = 1) -> Analysis:
         op, ins, out = node.op, list(node.in_shapes), node.out_shape
         p = op.params(ins) if node.shares is None else NO_PARAMS  # counted once, at the owner
         label = op.describe() if node.shares is None else op.describe() + " (shared)"
-        macs = op.macs(ins, out) * batch
-        other = op.other_ops(ins, out) * batch
+        step_macs = op.macs(ins, out) * batch
+        runs = mode == "training" or not node.train_only
+        macs = step_macs if runs else 0
+        other = op.other_ops(ins, out) * batch if runs else 0
         ops = {op.op_class: 2 * macs if macs else other} if (macs or other) else {}
         layers.append(LayerCost(
-            path=node.path, kind=op.kind, label=label, in_shapes=node.in_shapes,
-            out_shape=out, weights=p.weights, biases=p.biases, buffers=p.buffers, counters=p.counters, macs=macs,
-            ops=ops, fvcore=op.fvcore_flops(ins, out) * batch,
-            activations=numel(out) * batch if op.new_tensor() else 0, line=node.line,
-            train_macs=macs if node.survival == 1 else macs * _exact(node.survival),
+            path=node.path, kind=op.kind, label=label + ("" if runs else " (training only)"),
+            in_shapes=node.in_shapes, out_shape=out, weights=p.weights, biases=p.biases, buffers=p.buffers,
+            counters=p.counters, macs=macs, ops=ops, fvcore=op.fvcore_flops(ins, out) * batch if runs else 0,
+            activations=numel(out) * batch if runs and op.new_tensor() else 0, line=node.line,
+            train_macs=step_macs if node.survival == 1 else step_macs * _exact(node.survival),
             shares=None if node.shares is None else graph.nodes[node.shares].name,
             weight_layers=int(op.weight_layer),
         ))
@@ -193,13 +217,17 @@ def analyze_graph(graph: Graph, batch: int = 1) -> Analysis:
         raise AssertionError(f"costs in op classes outside OP_CLASSES: {sorted(stray)}")
     totals = totals._replace(ops={k: totals.ops.get(k, 0) for k in OP_CLASSES})
     return Analysis(graph.model, graph.input_shape, batch, tuple(layers), totals,
-                    tuple(graph.warnings), graph)
+                    tuple(graph.warnings), graph, mode)
 
 
-def analyze(model: ModelSpec | str, input_shape: Shape | None = None, batch: int = 1) -> Analysis:
-    """Expand and cost a model: ``analyze("vgg16").totals.params == 138_357_544``."""
+def analyze(model: ModelSpec | str, input_shape: Shape | None = None, batch: int = 1,
+            mode: str = "inference") -> Analysis:
+    """Expand and cost a model: ``analyze("vgg16").totals.params == 138_357_544``.
+
+    ``mode="training"`` also counts the operations of training-only side heads (Inception-v3's aux).
+    """
     if isinstance(model, str):
         from cnncost.spec.catalog import load_model
 
         model = load_model(model)
-    return analyze_graph(expand(model, input_shape), batch)
+    return analyze_graph(expand(model, input_shape), batch, mode)

@@ -97,14 +97,15 @@ def peak_inference(graph: Graph, elem: int, batch: int, backend: str = "ideal") 
     CPU backend allocates while an op runs (``Op.cpu_workspace``: oneDNN's conv reorders).
     """
     st = _Storages(graph, training=False)
+    runs = [node for node in graph.nodes if not node.train_only]  # training-only heads do not run
     last_read: dict[int, int] = {}
-    for node in graph.nodes:
+    for node in runs:
         for i in node.inputs:
             last_read[st.of[i]] = node.id
-    keep = {st.of[graph.output], *(st.of[i] for i in graph.aux_outputs)}
+    keep = {st.of[graph.output], *(st.of[i] for i in graph.aux_outputs if not graph.nodes[i].train_only)}
     live: dict[int, int] = {}
     peak, where = 0, "input"
-    for node in graph.nodes:
+    for node in runs:
         sid = st.of[node.id]
         if sid not in live:
             live[sid] = st.elements[sid] * elem * batch

@@ -44,10 +44,15 @@ def layer_table(a: Analysis, *, depth: int | None = None, weights_only: bool = F
     caption = (f"params {human(t.params)} ({t.weights:,} weights + {t.biases:,} biases; "
                f"{t.buffers:,} buffer elements) · {conv.header}: {human(t.count(convention))} · "
                f"activations: input + every new tensor (in-place ops, dropout and views add none)")
-    if t.train_macs != t.macs:
-        saved = 1 - t.train_macs / t.macs
+    step = a.training_step_macs
+    if a.training_only_heads:
+        caption += (f" · {a.mode} reading: the training-only side heads' weights are counted, their operations not "
+                    f"(--mode training: {human(step)} MACs)" if a.mode == "inference" else
+                    " · training reading: the training-only side heads run")
+    if t.train_macs != step:
+        saved = 1 - t.train_macs / step
         caption += (f" · stochastic depth: expected training MACs {human(float(t.train_macs))} "
-                    f"({float(saved):.1%} less than inference)")
+                    f"({float(saved):.1%} less than every block running)")
     if params == "keras":
         caption = (f"Total params: {t.param_count('keras'):,} · Trainable params: {t.params:,} · "
                    f"Non-trainable params: {t.non_trainable:,} (Keras convention: BN moving mean and "
@@ -91,7 +96,7 @@ def table_json(a: Analysis, depth: int | None, weights_only: bool, convention: s
         "spec": a.model.file, "input": list(a.input_shape), "batch": a.batch,
         "dtype": dtype, "dtype_bytes": dtype_bytes, "convention": convention,
         "convention_header": CONVENTIONS[convention].header, "weights_only": weights_only,
-        "param_convention": params,
+        "param_convention": params, "mode": a.mode,
         "depth": depth, "output_shape": list(a.layers[-1].out_shape),
         "layers": [_layer_json(r, dtype_bytes) for r in a.collapsed(depth)],
         "totals": totals,

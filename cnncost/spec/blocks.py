@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from cnncost.spec.items import Item
 
 TemplateKey = tuple[Any, ...]
-"""A block call's identity for replay: (block name, sorted bound arguments, input shape, survival)."""
+"""A block call's identity for replay: (block name, sorted bound arguments, input shape, survival, training-only)."""
 
 
 class Call(NamedTuple):
@@ -120,7 +120,7 @@ def invoke(ex: Expander, call: Call, at: At) -> int:
     x, path = at.x, at.scope.path
     cache_key: TemplateKey | None
     try:
-        cache_key = (call.name, freeze(sorted(bound.items())), ex.nodes[x].out_shape, ex.survival)
+        cache_key = (call.name, freeze(sorted(bound.items())), ex.nodes[x].out_shape, ex.survival, ex.train_only)
         hash(cache_key)
     except TypeError:
         cache_key = None

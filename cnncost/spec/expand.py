@@ -48,6 +48,11 @@ def expand(model: ModelSpec, input_shape: Shape | None = None) -> Graph:
     return Expander(model, tuple(input_shape or model.input)).run()
 
 
+def _input_vars(shape: Shape) -> dict[str, int]:
+    """The network input's size, visible to every expression (``upsample: {size: [input_h, input_w]}``)."""
+    return {"input_ch": shape[0], **({"input_h": shape[1], "input_w": shape[2]} if len(shape) == 3 else {})}
+
+
 class Expander:
     """The state of one expansion: the nodes so far, named outputs for ``ref``, and the memo caches."""
 
@@ -64,7 +69,11 @@ class Expander:
         self.inputs: dict[tuple[str, ...], int] = {(): 0}  # block call → its input node, for `ref: in`
         self.field_names: dict[int, tuple[str, ...]] = {}
         self.survival = 1.0  # product of the enclosing residual bodies' survival probabilities
-        self.base_env: dict[str, Any] = dict(model.params)
+        self.train_only = False  # inside a side head that runs only in training
+        self.base_env: dict[str, Any] = {**_input_vars(input_shape), **model.params}
+        for name in set(_input_vars(input_shape)) & set(model.params):
+            raise SpecError(f"param {name!r} has the name of the network input variable", file=model.file,
+                            expected="another name (input_ch, input_h, input_w are the network input's size)")
         self.parser = Parser(set(REGISTRY) | set(STRUCTURES) | set(model.blocks))
         self.parse = self.parser.parse
         for block in model.blocks.values():
@@ -86,7 +95,7 @@ class Expander:
         nodes = self.nodes
         n = len(nodes)
         nodes.append(Node(n, path, op, inputs, tuple([nodes[i].out_shape for i in inputs]), out, line, self.survival,
-                          shares))
+                          shares, self.train_only))
         return n
 
     def shape_env(self, env: Mapping[str, Any], x: int) -> dict[str, Any]:
@@ -204,7 +213,8 @@ class Expander:
         out = op.infer([shape], self.warner(path, line))
         if owner is not None:
             owner = self.check_share(op, [shape], owner)
-        nodes.append(Node(len(nodes), path, op, (x,), (shape,), out, line, self.survival, owner))  # add_node, inlined
+        nodes.append(Node(len(nodes), path, op, (x,), (shape,), out, line, self.survival, owner,  # add_node, inlined
+                          self.train_only))
         return len(nodes) - 1
 
     def resolved_op(self, cls: type[Op], value: LDict | None, env: Mapping[str, Any], x: int) -> Op:

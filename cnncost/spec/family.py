@@ -156,6 +156,13 @@ def parse_family(path: Path) -> FamilySpec:
     """Read and structurally check one spec file."""
     file = str(path)
     data = load_yaml(path)
+    _check_top(data, file)
+    assert isinstance(data, LDict)
+    family = str(data.get("family") or data.get("name") or path.stem)
+    return FamilySpec(family, file, data, _blocks(data, file), _variants(data, file, path))
+
+
+def _check_top(data: Any, file: str) -> None:
     if not isinstance(data, LDict):
         raise SpecError("a spec file must be a mapping", file=file, expected="keys such as layers:, input:")
     for key in data:
@@ -167,9 +174,11 @@ def parse_family(path: Path) -> FamilySpec:
                         expected="layers: a list of layers")
     if "input" not in data:
         raise SpecError("missing 'input'", file=file, line=data.line, expected="input: [C, H, W]")
-    params = data.get("params") or LDict()
-    if not isinstance(params, dict):
+    if not isinstance(data.get("params") or LDict(), dict):
         raise SpecError("'params' must be a mapping", file=file, line=data.line_of("params"))
+
+
+def _blocks(data: LDict, file: str) -> dict[str, BlockDef]:
     blocks: dict[str, BlockDef] = {}
     raw_blocks = data.get("blocks") or LDict()
     if not isinstance(raw_blocks, LDict):
@@ -180,27 +189,32 @@ def parse_family(path: Path) -> FamilySpec:
         if block.name in blocks:
             raise SpecError(f"block {block.name!r} defined twice", file=file, line=block.line)
         blocks[block.name] = block
-    family = str(data.get("family") or data.get("name") or path.stem)
+    return blocks
+
+
+def _empty(line: int) -> LDict:
+    out = LDict()
+    out.line = line
+    out.key_lines = {}
+    return out
+
+
+def _variants(data: LDict, file: str, path: Path) -> dict[str, LDict]:
     variants = data.get("variants")
     if variants is None:
-        single = LDict()
-        single.line = data.line
-        single.key_lines = {}
-        variants = LDict({str(data.get("name") or path.stem): single})
+        variants = LDict({str(data.get("name") or path.stem): _empty(data.line)})
     elif not isinstance(variants, LDict) or not variants:
         raise SpecError("'variants' must be a non-empty mapping name: {overrides}", file=file,
                         line=data.line_of("variants"))
     checked: dict[str, LDict] = {}
     for name, v in variants.items():
         if v is None:
-            v = LDict()
-            v.line = variants.line_of(name)
-            v.key_lines = {}
+            v = _empty(variants.line_of(name))
         if not isinstance(v, LDict):
             raise SpecError(f"variant {name}: expected a mapping of overrides", file=file,
                             line=variants.line_of(name))
         checked[name] = v
-    return FamilySpec(family, file, data, blocks, checked)
+    return checked
 
 
 def _shape(value: Any, file: str, line: int) -> tuple[int, ...]:

@@ -211,8 +211,18 @@ def _residual(ex: Expander, item: Item, at: At) -> int:
 
 
 def _aux(ex: Expander, item: Item, at: At) -> int:
-    _no_extra("aux", item.mods)
-    ex.aux_outputs.append(ex.seq(item.value, at.env, at.x, at.scope))
+    """A side output; ``train_only: true`` for heads that run only in training (GoogLeNet's and
+    Inception-v3's auxiliary classifiers): the inference reading counts their weights, not their work."""
+    train_only = ex.eval(item.mods.pop("train_only", False), ex.shape_env(at.env, at.x))
+    if not isinstance(train_only, bool):
+        raise SpecError(f"aux: train_only {train_only!r}", expected="true or false")
+    _no_extra("aux", item.mods, ("train_only",))
+    outer = ex.train_only
+    ex.train_only = outer or train_only
+    try:
+        ex.aux_outputs.append(ex.seq(item.value, at.env, at.x, at.scope))
+    finally:
+        ex.train_only = outer
     return at.x
 
 
@@ -249,7 +259,10 @@ STRUCTURE_TYPES: dict[str, Structure] = {
     "dense": Structure(_loop, "count", "{dense: n, block|body: ...}: DenseNet's x = concat(x, body(x)), n times",
                        _LOOP, open=True),
     "aux": Structure(_aux, "layers", "a side head (GoogLeNet's auxiliary classifiers): expanded and counted, but the "
-                     "main path goes on from its input"),
+                     "main path goes on from its input", {
+                         "train_only": Key("condition", "the head runs only in training: the inference reading "
+                                           "counts its parameters, not its operations (default false)"),
+                     }),
     "ref": Structure(_ref, "path", "continue from an earlier layer's output: a name, looked up from the innermost "
                      "level outward (braces hold expressions: cells.{i - 2}); in: the input of the enclosing block "
                      "call or repetition; input: the network's input"),

@@ -35,23 +35,30 @@ def _tie(module: nn.Module, owner: nn.Module) -> None:
         table[name] = src[src_name]
 
 
+def _free_schedule(graph: Graph, training: bool) -> dict[int, list[int]]:
+    """Node → the values to drop after it runs (their last reader), in one mode."""
+    last_use: dict[int, int] = {}
+    for node in graph.ops:
+        if training or not node.train_only:
+            for i in node.inputs:
+                last_use[i] = node.id
+    keep = {graph.output, *graph.aux_outputs}
+    return {n: [i for i, last in last_use.items() if last == n and i not in keep] for n in range(len(graph.nodes))}
+
+
 class SpecNet(nn.Module):
-    """Runs the spec's graph node by node; tensors are freed after their last reader."""
+    """Runs the spec's graph node by node; tensors are freed after their last reader. In eval mode the
+    side heads marked ``train_only`` do not run (torchvision's Inception-v3 skips its aux head so)."""
 
     def __init__(self, graph: Graph) -> None:
         super().__init__()
         self.graph = graph
         self.paths: list[str] = []
-        last_use: dict[int, int] = {}
-        for node in graph.nodes[1:]:
+        for node in graph.ops:
             assert node.op is not None
             self._place(node.path, to_module(node.op, list(node.in_shapes), node.out_shape))
             self.paths.append(".".join(node.path))
-            for i in node.inputs:
-                last_use[i] = node.id
-        keep = {graph.output, *graph.aux_outputs}
-        self._free_after = {n: [i for i, last in last_use.items() if last == n and i not in keep]
-                            for n in range(len(graph.nodes))}
+        self._free_after = {mode: _free_schedule(graph, mode) for mode in (False, True)}
         self._modules_by_node = [self.get_submodule(p) for p in self.paths]
         for node, module in zip(graph.nodes[1:], self._modules_by_node, strict=True):
             if node.shares is not None:
@@ -68,16 +75,17 @@ class SpecNet(nn.Module):
         parent.add_module(path[-1], module)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
-        """The main output, or ``(main, *aux)`` when the spec has side heads (always computed,
-        as the analysis counts them: they are the training-time cost)."""
+        """The main output, or ``(main, *aux)`` when the spec has side heads that run in this mode."""
         values: dict[int, torch.Tensor] = {0: x}
-        for node, module in zip(self.graph.nodes[1:], self._modules_by_node, strict=True):
+        free_after = self._free_after[self.training]
+        for node, module in zip(self.graph.ops, self._modules_by_node, strict=True):
+            if node.train_only and not self.training:
+                continue
             values[node.id] = module(*(values[i] for i in node.inputs))
-            for i in self._free_after[node.id]:
+            for i in free_after[node.id]:
                 values.pop(i, None)
-        if self.graph.aux_outputs:
-            return (values[self.graph.output], *(values[i] for i in self.graph.aux_outputs))
-        return values[self.graph.output]
+        aux = [values[i] for i in self.graph.aux_outputs if i in values]
+        return (values[self.graph.output], *aux) if aux else values[self.graph.output]
 
 
 def build(model: ModelSpec | str | Graph, input_shape: Shape | None = None) -> SpecNet:

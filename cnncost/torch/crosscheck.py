@@ -105,9 +105,9 @@ def check_against_torch(a: Analysis, net: SpecNet, x: torch.Tensor) -> list[Chec
         h.remove()
     shape_diffs, param_diffs, buffer_diffs = [], [], []
     seen: set[int] = set()  # a shared tensor counts at its first layer, as the engine counts it
-    for layer in a.layers[1:]:
+    for layer, node in zip(a.layers[1:], a.graph.ops, strict=True):
         path = layer.name
-        if shapes.get(path) != tuple(layer.out_shape):
+        if not node.train_only and shapes.get(path) != tuple(layer.out_shape):  # training-only: not run in eval
             shape_diffs.append(f"{path}: engine {layer.out_shape}, torch {shapes.get(path)}")
         m = modules[path]
         own = [t for t in (*m.parameters(), *m.buffers()) if id(t) not in seen]
@@ -119,7 +119,7 @@ def check_against_torch(a: Analysis, net: SpecNet, x: torch.Tensor) -> list[Chec
         b = sum(t.numel() for t in own if not isinstance(t, nn.Parameter))
         if b != layer.buffers:
             buffer_diffs.append(_layer_diff(path, "buffer elements", layer.buffers, b))
-    n_layers = len(a.layers) - 1
+    n_layers = sum(1 for node in a.graph.ops if not node.train_only)
     out.append(Check(name, "shapes (forward hooks)", n_layers, n_layers - len(shape_diffs),
                      not shape_diffs, shape_diffs))
     out.append(_int_eq(name, "params (trainable)", a.totals.params,
