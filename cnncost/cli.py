@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
 
-from cnncost.errors import SpecError, check_choice
+from cnncost.errors import SpecError, check_choice, printable
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="What a CNN architecture costs: shapes, params, MACs, memory — from a YAML spec.")
@@ -30,6 +31,29 @@ ModeOpt = Annotated[str, typer.Option("--mode", help="inference (training-only s
                                                      "aux: weights counted, not run) | training (they run)")]
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    print(f"warning: {printable(str(message))}", file=sys.stderr)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from cnncost import __version__
+
+        print(f"cnncost {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _setup(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                  help="Print the version and exit")] = False) -> None:
+    """What a CNN architecture costs: shapes, params, MACs, memory — from a YAML spec."""
+    from cnncost.spec.catalog import CatalogWarning
+
+    warnings.simplefilter("always", CatalogWarning)
+    warnings.showwarning = _show_warning
+
+
 def user_errors(fn: F) -> F:
     """Print ``SpecError`` on stderr and exit 2, never a traceback."""
 
@@ -38,7 +62,7 @@ def user_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except SpecError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {printable(str(exc))}", file=sys.stderr)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -73,7 +97,7 @@ def dtype_bytes(dtype: str) -> int:
 
 def print_warnings(warnings: Any) -> None:
     for w in warnings:
-        print(str(w), file=sys.stderr)
+        print(printable(str(w)), file=sys.stderr)
 
 
 @app.command()
@@ -328,7 +352,25 @@ def bench(
 
 
 def main() -> None:
-    app()
+    """The console script: typer's own errors (a bad option value) in the one-line form, exit 2."""
+    try:  # typer ≥ 0.26 vendors click as typer._click
+        from typer._click import exceptions as cx
+    except ImportError:  # pragma: no cover - older typer on real click
+        from click import exceptions as cx  # type: ignore[no-redef]
+
+    try:
+        code = app(prog_name="cnncost", standalone_mode=False)
+    except cx.NoArgsIsHelpError as exc:
+        print(exc.ctx.get_help() if exc.ctx else "", file=sys.stderr)
+        code = 2
+    except cx.ClickException as exc:
+        command = f"{exc.ctx.command_path}: " if exc.ctx else ""
+        print(f"error: {command}{' '.join(exc.format_message().split())}", file=sys.stderr)
+        code = 2
+    except typer.Abort:
+        print("error: aborted", file=sys.stderr)
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

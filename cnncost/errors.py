@@ -42,9 +42,9 @@ class SpecError(Exception):
             where = self.file + (f":{self.line}" if self.line else "") + ": "
         elif self.line:
             where = f"line {self.line}: "
-        text = where + (f"{self.path}: " if self.path else "") + self.message
+        text = where + (f"{_short_path(self.path)}: " if self.path else "") + _short(self.message, 600)
         if self.expected:
-            text += f" (expected {self.expected})"
+            text += f" (expected {_short(self.expected, 400)})"
         return text
 
 
@@ -53,6 +53,25 @@ def check_choice(value: str, choices: Collection[str], option: str) -> str:
     if value not in choices:
         raise SpecError(f"unknown {option} {value!r}", expected=" | ".join(choices))
     return value
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters written as ``\\x1b``: a layer name or title can never drive the
+    terminal (escape sequences) or break a one-line message (newlines). JSON keeps the exact string."""
+    return text.translate(_CONTROL) if not text.isprintable() else text
+
+
+def _short(text: str, limit: int) -> str:
+    """Never a 100 KB message: the middle of a long text is cut."""
+    return text if len(text) <= limit else f"{text[: limit // 2]} … ({len(text) - limit:,} characters) … {text[-limit // 2:]}"
+
+
+def _short_path(path: str) -> str:
+    parts = path.split(".")
+    return path if len(parts) <= 8 else ".".join([*parts[:3], "…", *parts[-3:]])
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 from cnncost.analysis.cost import analyze
 from cnncost.ops.base import Shape
-from cnncost.spec.catalog import family, spec_files
+from cnncost.errors import SpecError
+from cnncost.spec.catalog import CatalogWarning, families
 
 
 class ZooEntry(NamedTuple):
@@ -24,12 +26,15 @@ def zoo(filter: str | None = None) -> list[ZooEntry]:
     """Every model whose name, family, title or an alias contains ``filter`` (case-insensitive)."""
     needle = (filter or "").lower()
     out = []
-    for f in spec_files():
-        fam = family(f)
+    for _, fam in families():
         for name in fam.model_names:
-            m = fam.model(name)
-            if needle and needle not in " ".join([name, m.family, m.title, *m.aliases]).lower():
+            try:
+                m = fam.model(name)
+                if needle and needle not in " ".join([name, m.family, m.title, *m.aliases]).lower():
+                    continue
+                t = analyze(m).totals
+            except SpecError as exc:  # one broken spec (on CNNCOST_PATH) does not hide the others
+                warnings.warn(f"skipped {name}: {exc}", CatalogWarning, stacklevel=2)
                 continue
-            t = analyze(m).totals
             out.append(ZooEntry(name, m.family, m.title, m.input, m.aliases, m.reference, t.params, t.macs))
     return out

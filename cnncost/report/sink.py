@@ -13,6 +13,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from cnncost.errors import printable
+
 FORMATS = ("rich", "markdown", "csv", "json")
 
 
@@ -41,7 +43,7 @@ def cell(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, int):
         return f"{value:,}"
-    return str(value)
+    return printable(str(value))
 
 
 def render(report: Report, fmt: str, out: Any = None) -> None:
@@ -53,16 +55,23 @@ def render(report: Report, fmt: str, out: Any = None) -> None:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow([c.header for c in report.columns])
         for row in [*report.rows, *([report.footer] if report.footer else [])]:
-            writer.writerow(["" if row.get(c.key) is None else row.get(c.key) for c in report.columns])
+            writer.writerow([_csv(row.get(c.key)) for c in report.columns])
     elif fmt == "markdown":
         out.write(to_markdown(report))
     else:
         _rich(report, out)
 
 
+def _csv(value: Any) -> Any:
+    """Raw values (CSV quotes what needs it), control characters written out as in the other formats."""
+    if value is None:
+        return ""
+    return printable(value) if isinstance(value, str) else value
+
+
 def to_markdown(report: Report) -> str:
     buf = io.StringIO()
-    buf.write(f"**{report.title}**\n\n")
+    buf.write(f"**{printable(report.title)}**\n\n")
     buf.write("| " + " | ".join(c.header for c in report.columns) + " |\n")
     buf.write("|" + "|".join("---:" if c.numeric else "---" for c in report.columns) + "|\n")
     rows = list(report.rows)
@@ -72,7 +81,7 @@ def to_markdown(report: Report) -> str:
         buf.write("| " + " | ".join(f"**{cell(report.footer.get(c.key))}**" if report.footer.get(c.key)
                                     not in (None, "") else "" for c in report.columns) + " |\n")
     if report.caption:
-        buf.write("\n" + report.caption + "\n")
+        buf.write("\n" + printable(report.caption) + "\n")
     return buf.getvalue()
 
 
@@ -100,12 +109,12 @@ def _rich(report: Report, out: Any) -> None:
         return left + mid.join(fill * (w + 2) for w in widths) + right
 
     total = sum(widths) + 3 * len(widths) + 1
-    lines = [bold(report.title.center(total).rstrip())] if report.title else []
+    lines = [bold(printable(report.title).center(total).rstrip())] if report.title else []
     lines += [rule("┏", "┳", "┓", "━"), line(heads, "┃", "┃", bold), rule("┡", "╇", "┩", "━")]
     lines += [line(r, "│", "│") for r in body]
     if foot:
         lines += [rule("├", "┼", "┤", "─"), line(foot, "│", "│", bold)]
     lines.append(rule("└", "┴", "┘", "─"))
     if report.caption:
-        lines.append(report.caption)
+        lines.append(printable(report.caption))
     out.write("\n".join(lines) + "\n")

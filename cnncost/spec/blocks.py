@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cnncost.errors import SpecError, SpecWarning
+from cnncost.limits import BLOCK_DEPTH
 from cnncost.spec.expr import evaluate, is_expression
 from cnncost.spec.family import BlockDef
 from cnncost.spec.scope import At
@@ -129,11 +130,18 @@ def invoke(ex: Expander, call: Call, at: At) -> int:
     if template is not None:
         return replay(ex, template, x, path)
     start, warned, aux = len(ex.nodes), len(ex.warnings), len(ex.aux_outputs)
-    body = block.body
-    if isinstance(body, LDict) and len(body) >= 1:
-        out = ex.at(ex.parse(body, block.line), block_env, x, path, at.scope)
-    else:
-        out = ex.seq(body, block_env, x, at.scope)
+    if len(ex.calls) >= BLOCK_DEPTH.value:
+        chain = " → ".join([*ex.calls[:3], "...", *ex.calls[-3:]])
+        raise BLOCK_DEPTH.exceeded(f"block calls {chain} (a block that calls itself with no end?)", line=at.line)
+    ex.calls.append(call.name)
+    try:
+        body = block.body
+        if isinstance(body, LDict) and len(body) >= 1:
+            out = ex.at(ex.parse(body, block.line), block_env, x, path, at.scope)
+        else:
+            out = ex.seq(body, block_env, x, at.scope)
+    finally:
+        ex.calls.pop()
     if cache_key and _self_contained(ex, start, x):
         ex.templates[cache_key] = Template(start, len(ex.nodes), x, out, path, warned,
                                            len(ex.warnings), aux, len(ex.aux_outputs))

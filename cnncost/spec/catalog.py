@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import difflib
 import os
+import warnings
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -11,18 +13,35 @@ from cnncost.errors import SpecError
 from cnncost.spec.family import FamilySpec, ModelSpec, parse_family
 
 
+class CatalogWarning(UserWarning):
+    """A spec directory or file on ``CNNCOST_PATH`` that cannot be used: skipped, everything else works."""
+
+
 def spec_dirs() -> list[Path]:
     """Built-in specs first (``cnncost/specs`` in a wheel, ``specs/`` in a checkout), then CNNCOST_PATH."""
     here = Path(__file__).resolve().parent.parent
     dirs = [d for d in (here / "specs", here.parent / "specs") if d.is_dir()][:1]
     for extra in os.environ.get("CNNCOST_PATH", "").split(os.pathsep):
-        if extra:
+        if not extra:
+            continue
+        if Path(extra).is_dir():
             dirs.append(Path(extra))
+        else:
+            warnings.warn(f"CNNCOST_PATH: {extra} is not a directory (skipped)", CatalogWarning, stacklevel=2)
     return dirs
 
 
 def spec_files() -> list[Path]:
     return [f for d in spec_dirs() for f in sorted(d.glob("*.yaml"))]
+
+
+def families() -> Iterator[tuple[Path, FamilySpec]]:
+    """Every readable spec file of the catalogue; a broken one is a warning naming it, not the end."""
+    for f in spec_files():
+        try:
+            yield f, family(f)
+        except SpecError as exc:
+            warnings.warn(f"skipped {exc}", CatalogWarning, stacklevel=2)
 
 
 def family(path: Path) -> FamilySpec:
@@ -43,8 +62,7 @@ def _normalize(name: str) -> str:
 def all_models() -> dict[str, tuple[Path, str]]:
     """Every model and alias → (file, canonical name)."""
     out: dict[str, tuple[Path, str]] = {}
-    for f in spec_files():
-        fam = family(f)
+    for f, fam in families():
         for name in fam.model_names:
             out.setdefault(name, (f, name))
         for alias, target in fam.aliases().items():
@@ -70,7 +88,10 @@ def load_model(name_or_path: str) -> ModelSpec:
     files = spec_files()
     # Cheap first guess: vgg16 lives in vgg.yaml, resnet50 in resnet.yaml.
     for f in sorted((f for f in files if key.startswith(f.stem)), key=lambda f: -len(f.stem)):
-        fam = family(f)
+        try:
+            fam = family(f)
+        except SpecError:
+            continue  # a broken file is reported by all_models() below, and then skipped
         target = key if key in fam.variants else fam.aliases().get(key)
         if target:
             return fam.model(target)

@@ -13,6 +13,7 @@ from typing import Any
 
 from cnncost.errors import SpecError, SpecWarning
 from cnncost.graph import Graph, Node
+from cnncost.limits import LAYERS
 from cnncost.ops import REGISTRY, Op, Shape
 from cnncost.ops.base import fmt_shape
 from cnncost.spec.blocks import Template, TemplateKey, block_name, call_block, freeze
@@ -70,6 +71,8 @@ class Expander:
         self.field_names: dict[int, tuple[str, ...]] = {}
         self.survival = 1.0  # product of the enclosing residual bodies' survival probabilities
         self.train_only = False  # inside a side head that runs only in training
+        self.calls: list[str] = []  # the block calls being expanded, outermost first
+        self.max_layers = LAYERS.value
         self.base_env: dict[str, Any] = {**_input_vars(input_shape), **model.params}
         for name in set(_input_vars(input_shape)) & set(model.params):
             raise SpecError(f"param {name!r} has the name of the network input variable", file=model.file,
@@ -94,6 +97,8 @@ class Expander:
                  out: Shape, line: int | None, shares: int | None = None) -> int:
         nodes = self.nodes
         n = len(nodes)
+        if n >= self.max_layers:
+            raise LAYERS.exceeded(f"{n:,} layers and counting", line=line)
         nodes.append(Node(n, path, op, inputs, tuple([nodes[i].out_shape for i in inputs]), out, line, self.survival,
                           shares, self.train_only))
         return n
@@ -213,6 +218,8 @@ class Expander:
         out = op.infer([shape], self.warner(path, line))
         if owner is not None:
             owner = self.check_share(op, [shape], owner)
+        if len(nodes) >= self.max_layers:
+            raise LAYERS.exceeded(f"{len(nodes):,} layers and counting", line=line)
         nodes.append(Node(len(nodes), path, op, (x,), (shape,), out, line, self.survival, owner,  # add_node, inlined
                           self.train_only))
         return len(nodes) - 1

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cnncost.errors import SpecError
+from cnncost.limits import LAYERS
 from cnncost.ops import REGISTRY, Op
 from cnncost.spec.blocks import Call, arg, block_name, invoke
 from cnncost.spec.scope import At, Scope
@@ -101,6 +102,8 @@ def _arguments(mods: dict[str, Any], variables: dict[str, Any], at: dict[int, An
 def _loop(ex: Expander, item: Item, at: At) -> int:
     """``repeat`` (``x = body(x)``) or ``dense`` (``x = concat(x, body(x))``), ``n`` times."""
     n = ex.eval_int(item.value, ex.shape_env(at.env, at.x), item.kind)
+    if n > ex.max_layers:  # each repetition adds a layer or more (or none, forever: refuse it up front)
+        raise LAYERS.exceeded(f"{item.kind}: {n:,} repetitions")
     mods = item.mods
     body, block = mods.get("body"), mods.get("block")
     if (body is None) == (block is None):

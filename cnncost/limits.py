@@ -1,0 +1,40 @@
+"""Budgets for what a spec may ask of the machine, so hostile or absurd input fails fast and clearly.
+
+Each limit is far above what any real network needs (the zoo's largest spec is 40 KB and expands to
+3,000 layers) and can be raised with ``CNNCOST_MAX_<NAME>=N`` (e.g. ``CNNCOST_MAX_LAYERS=500000``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from cnncost.errors import SpecError
+
+
+@dataclass(frozen=True)
+class Limit:
+    name: str
+    default: int
+    what: str
+
+    @property
+    def env(self) -> str:
+        return f"CNNCOST_MAX_{self.name.upper()}"
+
+    @property
+    def value(self) -> int:
+        raw = os.environ.get(self.env, "")
+        return int(raw) if raw.isdigit() and int(raw) > 0 else self.default
+
+    def exceeded(self, found: str, file: str | None = None, line: int | None = None) -> SpecError:
+        """The error for input over this budget: what was found, the budget, and how to raise it."""
+        return SpecError(f"{found}: over the limit of {self.value:,} {self.what}", file=file, line=line,
+                         expected=f"a smaller spec, or {self.env}=N to raise the limit")
+
+
+SPEC_BYTES = Limit("spec_bytes", 8 * 2**20, "bytes per spec file")
+YAML_NODES = Limit("yaml_nodes", 1_000_000, "YAML nodes once aliases are expanded")
+YAML_DEPTH = Limit("yaml_depth", 100, "levels of YAML nesting")
+LAYERS = Limit("layers", 200_000, "layers after expansion")
+BLOCK_DEPTH = Limit("block_depth", 100, "nested block calls")
