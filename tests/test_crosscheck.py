@@ -17,9 +17,14 @@ pytest.importorskip("fvcore")
 from cnncost.torch.builder import build  # noqa: E402
 from cnncost.torch.crosscheck import UNEXPLAINED, crosscheck  # noqa: E402
 
+DEEP = {"efficientnet_v2_m", "efficientnet_v2_l", "regnet_y_32gf", "regnet_y_128gf", "convnext_base",
+        "convnext_large", "fcn_resnet50", "deeplabv3_resnet50", "fcn_resnet101", "deeplabv3_resnet101"}
+"""The heaviest forward passes at their own input size (EfficientNetV2-M/L at 480×480: ~40-60 s each)."""
+
 
 @pytest.mark.torch
-@pytest.mark.parametrize("model", catalogue())
+@pytest.mark.parametrize("model", [pytest.param(m, marks=pytest.mark.slow) if m in DEEP else m
+                                   for m in catalogue()])
 def test_engine_equals_torch_fvcore_and_reference(model):
     checks = crosscheck(load_model(model))
     failures = [f"{c.check}: cnncost {c.engine} vs {c.oracle}; " + "; ".join(c.details[:5])

@@ -59,7 +59,8 @@ def test_memory_and_compare_cli():
 
 torch = pytest.importorskip("torch")
 
-DEEP = {"cifar_resnet1202", "preact_resnet1001"}
+DEEP = {"cifar_resnet1202", "preact_resnet1001", "efficientnet_v2_l", "regnet_y_128gf", "convnext_large",
+        "fcn_resnet101", "deeplabv3_resnet101"}
 
 
 def check_shape(spec) -> tuple[int, ...]:

@@ -7,6 +7,8 @@ equal to ``_ops`` (GMACs) at its 3 decimals. No download: the metadata is in the
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
 from cnncost import analyze, load_model
@@ -24,10 +26,12 @@ def torchvision_cnns() -> list[str]:
 
 
 LOADED_WITH = {"googlenet": {"aux_logits": False}, "inception_v3": {"aux_logits": True},
-               **{n: {"aux_loss": True} for n in tvm.list_models(module=tvm.segmentation)}}
+               **{n: {"aux_loss": True} for n in tvm.list_models(module=tvm.segmentation)
+                  if "aux_loss" in inspect.signature(tvm.get_model_builder(n)).parameters}}
 """What a torchvision builder does to the architecture when it loads weights (its source): googlenet
 loads with the aux heads and drops them unless asked (default: dropped), inception_v3 keeps them
-(``aux_logits`` defaults to True), the segmentation builders force ``aux_loss=True``."""
+(``aux_logits`` defaults to True), the segmentation builders that have an aux classifier force
+``aux_loss=True``."""
 DEFAULTS = {"googlenet": {"aux_logits": False}, "inception_v3": {"aux_logits": True}}
 SHAPE_FREE = {"init_weights"}
 """Builder arguments that change no parameter or shape."""

@@ -173,25 +173,41 @@ def reference_layer_diffs(a: Analysis, ref: nn.Module, x: torch.Tensor, limit: i
     return diffs
 
 
+def _reference_outputs(y: Any) -> tuple[list[torch.Tensor], bool]:
+    """A reference's outputs, the main one first, and whether it named them: a tensor, a tuple or
+    list (its first element is the main output), or a dict — torchvision's segmentation models
+    return ``{"out": ..., "aux": ...}``, the order in which a spec returns its main and ``aux:`` outputs."""
+    if isinstance(y, dict):
+        return [y["out"], *(v for k, v in y.items() if k != "out")] if "out" in y else list(y.values()), True
+    if isinstance(y, (tuple, list)):
+        return list(y), False
+    return [y], False
+
+
 def check_against_reference(a: Analysis, spec: ModelSpec) -> list[Check]:
+    """The spec against the model it names: params, buffers, fvcore's total (its jit trace takes a dict
+    output as it is) and the main output's shape; for a dict output also the side outputs' shapes."""
     name, ref = a.model.name, build_reference(spec.reference).eval()
     x = torch.randn(1, *a.input_shape)
     with torch.no_grad():
-        y = ref(x)
-    if isinstance(y, (tuple, list)):
-        y = y[0]
+        outs, named = _reference_outputs(ref(x))
     total, _, _ = fvcore_counts(ref, x)
     label = f"reference {spec.reference}"
     ref_params = sum(p.numel() for p in ref.parameters())
     diffs = reference_layer_diffs(a, ref, x) if ref_params != a.totals.params else []
-    return [
+    ours = list(a.graph.nodes[a.graph.output].out_shape)
+    theirs = list(outs[0].shape[1:])
+    checks = [
         _int_eq(name, f"{label}: params", a.totals.params, ref_params, diffs),
         _int_eq(name, f"{label}: buffers", a.totals.buffers, sum(b.numel() for b in ref.buffers())),
         _int_eq(name, f"{label}: fvcore total", a.totals.fvcore, total),
-        Check(name, f"{label}: output shape", list(a.layers[-1].out_shape) if a.graph.output ==
-              len(a.graph.nodes) - 1 else list(a.graph.nodes[a.graph.output].out_shape),
-              list(y.shape[1:]), list(y.shape[1:]) == list(a.graph.nodes[a.graph.output].out_shape)),
+        Check(name, f"{label}: output shape", ours, theirs, ours == theirs),
     ]
+    if named and (len(outs) > 1 or a.graph.aux_outputs):
+        our_aux = [list(a.graph.nodes[i].out_shape) for i in a.graph.aux_outputs]
+        their_aux = [list(o.shape[1:]) for o in outs[1:]]
+        checks.append(Check(name, f"{label}: aux output shapes", our_aux, their_aux, our_aux == their_aux))
+    return checks
 
 
 def crosscheck(spec: ModelSpec, against: Iterable[str] = AGAINST) -> list[Check]:

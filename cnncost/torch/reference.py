@@ -1,12 +1,14 @@
 """Instantiate a spec's reference implementation (torchvision or timm), random init, no downloads.
 
 Reference strings: ``torchvision.models.resnet50``, ``torchvision.models.googlenet(aux_logits=False)``,
+``torchvision.models.segmentation.fcn_resnet50(aux_loss=True)`` (a dotted path below torchvision.models),
 ``timm:inception_v4``, ``timm:legacy_xception(drop_rate=0.0)``.
 """
 
 from __future__ import annotations
 
 import ast
+import inspect
 import re
 from typing import Any
 
@@ -22,7 +24,7 @@ def parse_reference(text: str) -> tuple[str, str, dict[str, Any]]:
     m = _REF.match(text)
     if not m:
         raise SpecError(f"bad reference {text!r}",
-                        expected="torchvision.models.NAME(...) or timm:NAME(...)")
+                        expected="torchvision.models[.SUBMODULE].NAME(...) or timm:NAME(...)")
     source = "timm" if m.group(1) == "timm:" else "torchvision"
     kwargs: dict[str, Any] = {}
     if m.group(4):
@@ -35,16 +37,46 @@ def parse_reference(text: str) -> tuple[str, str, dict[str, Any]]:
     return source, m.group(2), kwargs
 
 
+def _torchvision_builder(path: str) -> Any:
+    """``'segmentation.fcn_resnet50'`` → ``torchvision.models.segmentation.fcn_resnet50``: each dotted part
+    an attribute of the one before, from ``torchvision.models`` (its submodules: segmentation, detection...)."""
+    import importlib
+
+    import torchvision.models as tvm
+
+    obj: Any = tvm
+    for part in path.split("."):
+        child = getattr(obj, part, None)
+        if child is None and inspect.ismodule(obj):
+            try:
+                child = importlib.import_module(f"{obj.__name__}.{part}")
+            except ImportError:
+                child = None
+        if child is None:
+            raise SpecError(f"torchvision has no model {path!r}",
+                            expected="a builder of torchvision.models or of a submodule: segmentation.fcn_resnet50")
+        obj = child
+    if not callable(obj) or inspect.ismodule(obj):
+        raise SpecError(f"torchvision.models.{path} is not a model builder")
+    return obj
+
+
 def build_reference(text: str) -> nn.Module:
+    """The reference model, randomly initialised: ``weights=None`` and, for builders that take one
+    (segmentation, detection: ImageNet backbone weights by default), ``weights_backbone=None`` — nothing
+    is ever downloaded."""
     source, name, kwargs = parse_reference(text)
     if source == "torchvision":
-        import torchvision.models as tvm
-
-        fn = getattr(tvm, name, None)
-        if fn is None:
-            raise SpecError(f"torchvision has no model {name!r}")
-        return fn(weights=None, **kwargs)
+        fn = _torchvision_builder(name)
+        defaults: dict[str, Any] = {"weights": None}
+        try:
+            if "weights_backbone" in inspect.signature(fn).parameters:
+                defaults["weights_backbone"] = None
+        except (TypeError, ValueError):  # no signature to read: the builder takes weights only
+            pass
+        model: nn.Module = fn(**{**defaults, **kwargs})
+        return model
     import timm
 
-    model: nn.Module = timm.create_model(name, pretrained=False, **kwargs)
+    model = timm.create_model(name, pretrained=False, **kwargs)
     return model
