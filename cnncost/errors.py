@@ -56,12 +56,16 @@ def check_choice(value: str, choices: Collection[str], option: str) -> str:
 
 
 _CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
+_CONTROL_BUT_NEWLINE = {c: v for c, v in _CONTROL.items() if c != 0x0A}
 
 
-def printable(text: str) -> str:
+def printable(text: str, newlines: bool = False) -> str:
     """``text`` with control characters written as ``\\x1b``: a layer name or title can never drive the
-    terminal (escape sequences) or break a one-line message (newlines). JSON keeps the exact string."""
-    return text.translate(_CONTROL) if not text.isprintable() else text
+    terminal (escape sequences) or break a one-line message (newlines, unless ``newlines``: a caption's
+    own lines). JSON keeps the exact string."""
+    if text.isprintable():
+        return text
+    return text.translate(_CONTROL_BUT_NEWLINE if newlines else _CONTROL)
 
 
 def _short(text: str, limit: int) -> str:

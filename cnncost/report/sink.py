@@ -81,7 +81,7 @@ def to_markdown(report: Report) -> str:
         buf.write("| " + " | ".join(f"**{cell(report.footer.get(c.key))}**" if report.footer.get(c.key)
                                     not in (None, "") else "" for c in report.columns) + " |\n")
     if report.caption:
-        buf.write("\n" + printable(report.caption) + "\n")
+        buf.write("\n" + printable(report.caption, newlines=True) + "\n")
     return buf.getvalue()
 
 
@@ -116,5 +116,5 @@ def _rich(report: Report, out: Any) -> None:
         lines += [rule("├", "┼", "┤", "─"), line(foot, "│", "│", bold)]
     lines.append(rule("└", "┴", "┘", "─"))
     if report.caption:
-        lines.append(printable(report.caption))
+        lines.append(printable(report.caption, newlines=True))
     out.write("\n".join(lines) + "\n")

@@ -209,13 +209,19 @@ def make_step(model: nn.Module, x: torch.Tensor, mode: str) -> Callable[[], Any]
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
-        out = model(x)
-        outs = out if isinstance(out, tuple) else (out,)
-        loss = sum(o.float().mean() for o in outs)
+        loss = sum(o.float().mean() for o in _outputs(model(x)))
         loss.backward()  # type: ignore[union-attr]
         opt.step()
 
     return step
+
+
+def _outputs(out: Any) -> list[torch.Tensor]:
+    """Every tensor a model returns: one, a tuple (aux heads), or a dict (torchvision's segmentation)."""
+    if isinstance(out, torch.Tensor):
+        return [out]
+    values = out.values() if isinstance(out, dict) else out
+    return [t for v in values for t in _outputs(v)]
 
 
 def bench_model(spec: ModelSpec, cfg: BenchConfig, roof: Roof | None = None,
