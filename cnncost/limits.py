@@ -38,3 +38,11 @@ YAML_NODES = Limit("yaml_nodes", 1_000_000, "YAML nodes once aliases are expande
 YAML_DEPTH = Limit("yaml_depth", 100, "levels of YAML nesting")
 LAYERS = Limit("layers", 200_000, "layers after expansion")
 BLOCK_DEPTH = Limit("block_depth", 100, "nested block calls")
+
+EXPR_LIST = Limit("expr_list", 10_000, "elements in a list an expression builds")
+"""The longest list (or string) an expression may build: a ``range``, a comprehension, ``[0] * n``, ``a + b``."""
+EXPR_STEPS = Limit("expr_steps", 100_000, "steps of one expression (loop iterations and list elements built)")
+"""The work one evaluation may do: comprehension iterations (nested ``for`` clauses multiply) plus
+the elements of every list or string it builds (``[x + y for ...]`` copies ``x`` and ``y``)."""
+EXPR_INT_BITS = Limit("expr_int_bits", 10_000, "bits in an integer power")
+"""The largest integer power an expression may compute (``2 ** 10_001`` is past it)."""

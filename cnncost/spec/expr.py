@@ -2,7 +2,10 @@
 
 Python's grammar is reused through ``ast.parse(mode="eval")``, but only a whitelist of
 node types is interpreted here — no attribute access, no calls except the functions
-below, no comprehensions — so a spec can never run code. Integer arithmetic stays exact.
+below, no lambdas, no assignment — so a spec can never run code. Integer arithmetic stays exact.
+List comprehensions (``[w0 + wa * j for j in range(d) if j % 2]``, several ``for`` and tuple
+targets allowed) and what they build are bounded by named budgets (``cnncost.limits``): ``EXPR_LIST``
+elements per list, ``EXPR_STEPS`` steps per evaluation, ``EXPR_INT_BITS`` bits per integer power.
 """
 
 from __future__ import annotations
@@ -10,11 +13,13 @@ from __future__ import annotations
 import ast
 import math
 import operator
+from collections import ChainMap
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
 from cnncost.errors import SpecError
+from cnncost.limits import EXPR_INT_BITS, EXPR_LIST, EXPR_STEPS, Limit
 
 
 def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
@@ -29,10 +34,50 @@ def make_divisible(value: float, divisor: int = 8, min_value: int | None = None)
     return new
 
 
+
+class _Limit(ValueError):
+    """A budget exceeded inside a function or an operator, before the expression's text is known."""
+
+    def __init__(self, limit: Limit, found: str) -> None:
+        super().__init__(found)
+        self.limit = limit
+        self.found = found
+
+
+def _bounded(n: int, what: str) -> None:
+    if n > EXPR_LIST.value:
+        raise _Limit(EXPR_LIST, f"{what} would have {n:,} elements")
+
+
+def bounded_range(*args: int) -> list[int]:
+    """``list(range(...))``, at most ``EXPR_LIST`` long: ``bounded_range(3) == [0, 1, 2]``."""
+    r = range(*args)
+    _bounded(len(r), f"range{(*args,)}".replace(",)", ")"))
+    return list(r)
+
+
+def _zip(*seqs: Any) -> list[list[Any]]:
+    """``zip`` as a list of lists (the language's tuples are lists): ``_zip([1, 2], [3, 4]) == [[1, 3], [2, 4]]``."""
+    return [list(t) for t in zip(*seqs, strict=False)]
+
+
+def _enumerate(seq: Any, start: int = 0) -> list[list[Any]]:
+    """``enumerate`` as a list of ``[index, value]`` pairs."""
+    return [[start + k, v] for k, v in enumerate(seq)]
+
+
+def _sum(seq: Any, start: Any = 0) -> Any:
+    """``sum``; concatenating lists (``sum(lists, [])``) only up to ``EXPR_LIST`` elements."""
+    if isinstance(start, (list, tuple)):
+        _bounded(len(start) + sum(len(x) if isinstance(x, (list, tuple)) else 1 for x in seq), "a sum of lists")
+    return sum(seq, start)
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "min": min, "max": max, "abs": abs, "int": int, "float": float, "round": round,
-    "ceil": math.ceil, "floor": math.floor, "sqrt": math.sqrt, "len": len, "sum": sum,
+    "ceil": math.ceil, "floor": math.floor, "sqrt": math.sqrt, "len": len, "sum": _sum,
     "make_divisible": make_divisible, "str": str,
+    "log": math.log, "exp": math.exp, "range": bounded_range, "zip": _zip, "enumerate": _enumerate,
 }
 
 _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
@@ -92,9 +137,14 @@ class _Eval:
     def __init__(self, env: Mapping[str, Any], text: str) -> None:
         self.env = env
         self.text = text
+        self.steps = 0
 
     def fail(self, message: str, expected: str | None = None) -> SpecError:
         return SpecError(f"in expression {self.text!r}: {message}", expected=expected)
+
+    def over(self, limit: Limit, found: str) -> SpecError:
+        """A budget of ``cnncost.limits`` exceeded: what was found, the budget, how to raise it."""
+        return limit.exceeded(f"in expression {self.text!r}: {found}")
 
     def visit(self, node: ast.expr) -> Any:
         handler = _VISITORS.get(type(node))
@@ -121,7 +171,10 @@ class _Eval:
             return _NOT_ALLOWED
         left, right = self.visit(node.left), self.visit(node.right)
         try:
-            return _BINOPS[type(node.op)](left, right)
+            _check_size(node.op, left, right)
+            return self.built(_BINOPS[type(node.op)](left, right))
+        except _Limit as exc:
+            raise self.over(exc.limit, exc.found) from None
         except (TypeError, ZeroDivisionError, OverflowError) as exc:
             raise self.fail(str(exc)) from None
 
@@ -156,6 +209,10 @@ class _Eval:
         except (IndexError, KeyError, TypeError) as exc:
             raise self.fail(f"cannot index {seq!r} with {index!r} ({exc})") from None
 
+    def slicing(self, node: ast.Slice) -> Any:
+        """``seq[a:b:c]`` (a subscript's slice only: the parser allows it nowhere else)."""
+        return slice(*(None if part is None else self.visit(part) for part in (node.lower, node.upper, node.step)))
+
     def call(self, node: ast.Call) -> Any:
         if not isinstance(node.func, ast.Name) or node.keywords:
             return _NOT_ALLOWED
@@ -164,9 +221,85 @@ class _Eval:
             raise self.fail(f"unknown function {node.func.id!r}", expected="one of: " + ", ".join(sorted(FUNCTIONS)))
         args = [self.visit(a) for a in node.args]
         try:
-            return func(*args)
-        except (TypeError, ValueError) as exc:
+            return self.built(func(*args))
+        except _Limit as exc:
+            raise self.over(exc.limit, exc.found) from None
+        except (TypeError, ValueError, OverflowError) as exc:
             raise self.fail(str(exc)) from None
+
+    def comprehension(self, node: ast.ListComp | ast.GeneratorExp) -> Any:
+        """``[elt for target in seq if cond ...]``, the targets bound in a scope of their own.
+
+        A generator expression (``sum(d for d in depths)``) is evaluated the same way, to a list.
+        """
+        out: list[Any] = []
+        self.generate(node.generators, node.elt, out)
+        return out
+
+    def generate(self, generators: list[ast.comprehension], elt: ast.expr, out: list[Any]) -> None:
+        """The first ``for`` clause of ``generators``, with the others nested inside it."""
+        gen, rest = generators[0], generators[1:]
+        if gen.is_async:
+            raise self.fail("async comprehensions are not allowed in a spec expression")
+        seq = self.visit(gen.iter)
+        if not isinstance(seq, (list, tuple, str, dict)):
+            raise self.fail(f"cannot iterate over {seq!r}", expected="a list, e.g. range(n)")
+        outer = self.env
+        try:
+            for value in seq:
+                self.step()
+                self.env = ChainMap(self.bind(gen.target, value, {}), outer)  # type: ignore[arg-type]  # only read
+                if not all(self.visit(cond) for cond in gen.ifs):
+                    continue
+                if rest:
+                    self.generate(rest, elt, out)
+                    continue
+                out.append(self.visit(elt))
+                if len(out) > EXPR_LIST.value:
+                    raise self.over(EXPR_LIST, f"a comprehension builds {len(out):,} elements and counting")
+        finally:
+            self.env = outer
+
+    def step(self, n: int = 1) -> None:
+        """Count ``n`` units of work (a loop iteration, an element built) against ``EXPR_STEPS``."""
+        self.steps += n
+        if self.steps > EXPR_STEPS.value:
+            raise self.over(EXPR_STEPS, f"{self.steps:,} steps and counting")
+
+    def built(self, value: Any) -> Any:
+        """``value``, its length counted as work if it is a list or a string."""
+        if isinstance(value, (list, tuple, str)):
+            self.step(len(value))
+        return value
+
+    def bind(self, target: ast.expr, value: Any, into: dict[str, Any]) -> dict[str, Any]:
+        """The names a ``for`` target binds: ``j``, or ``w, g`` unpacking a pair (nested tuples too)."""
+        if isinstance(target, ast.Name):
+            into[target.id] = value
+            return into
+        if not isinstance(target, (ast.Tuple, ast.List)):
+            raise self.fail(f"cannot assign to {type(target).__name__} in a comprehension",
+                            expected="a name or a tuple of names: for w, g in zip(ws, gs)")
+        if not isinstance(value, (list, tuple)) or len(value) != len(target.elts):
+            raise self.fail(f"cannot unpack {value!r} into {len(target.elts)} names")
+        for t, v in zip(target.elts, value, strict=True):
+            self.bind(t, v, into)
+        return into
+
+
+def _check_size(op: ast.operator, left: Any, right: Any) -> None:
+    """Refuse, before computing it, a repetition or concatenation past ``EXPR_LIST``, a power past ``EXPR_INT_BITS``."""
+    sequences = (list, tuple, str)
+    if isinstance(op, ast.Mult):
+        for seq, n in ((left, right), (right, left)):
+            if isinstance(seq, sequences) and isinstance(n, int):
+                _bounded(len(seq) * n, "a repetition")
+    elif isinstance(op, ast.Add) and isinstance(left, sequences) and isinstance(right, sequences):
+        _bounded(len(left) + len(right), "a concatenation")
+    elif isinstance(op, ast.Pow) and isinstance(left, int) and isinstance(right, int) and abs(left) > 1:
+        bits = right * math.log2(abs(left))
+        if bits > EXPR_INT_BITS.value:
+            raise _Limit(EXPR_INT_BITS, f"{left} ** {right} would have {bits:,.0f} bits")
 
 
 _NOT_ALLOWED = object()
@@ -175,5 +308,6 @@ _VISITORS: dict[type, Callable[[_Eval, Any], Any]] = {
     ast.Constant: _Eval.constant, ast.Name: _Eval.name, ast.BinOp: _Eval.binop, ast.UnaryOp: _Eval.unaryop,
     ast.BoolOp: _Eval.boolop, ast.Compare: _Eval.compare, ast.IfExp: _Eval.ifexp, ast.List: _Eval.sequence,
     ast.Tuple: _Eval.sequence, ast.Subscript: _Eval.subscript, ast.Call: _Eval.call,
+    ast.ListComp: _Eval.comprehension, ast.GeneratorExp: _Eval.comprehension, ast.Slice: _Eval.slicing,
 }
 """The node types the language has, each with its evaluator; anything else is refused."""
