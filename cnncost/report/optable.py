@@ -30,6 +30,22 @@ def saves_markdown() -> str:
     return _table(["op", "saved for backward (besides parameters)"], rows)
 
 
+def functions_markdown() -> str:
+    """The functions an expression may call, from the interpreter's whitelist."""
+    from cnncost.spec.expr import FUNCTIONS
+
+    return "Functions: " + " ".join(_code(name) for name in sorted(FUNCTIONS)) + ".\n"
+
+
+def limits_markdown() -> str:
+    """Every named budget on untrusted input, its default and how to raise it."""
+    from cnncost import limits
+
+    rows = [[_code(lim.name), f"{lim.default:,}", lim.what, _code(f"{lim.env}=N")]
+            for lim in vars(limits).values() if isinstance(lim, limits.Limit)]
+    return _table(["limit", "default", "of", "to raise it"], rows)
+
+
 # -- columns ----------------------------------------------------------------------------
 def _aliases(cls: type[Op]) -> str:
     return ", ".join(_code(a) for a in cls.aliases)
