@@ -153,11 +153,17 @@ class Tanh(PureActivation):
 
 @register
 class GELU(PureActivation):
-    """x · Φ(x), exact (erf) form."""
+    """x · Φ(x): exact (erf) form, or ``approximate: tanh`` (``nn.GELU(approximate="tanh")``)."""
 
     kind = "gelu"
+    fields = {"approximate": Field("choice", "none", choices=("none", "tanh"),
+                                   doc="none: the erf form; tanh: the tanh approximation")}
     fvcore_skips = {"aten::gelu": "activations are not counted by fvcore"}
-    examples = _examples("gelu", inplace=False)
+    examples = (*_examples("gelu", inplace=False), Example((2, 5, 3), "[gelu: {approximate: tanh}]"))
+    approximate: str
+
+    def describe(self) -> str:
+        return "gelu" if self.approximate == "none" else "gelu (tanh)"
 
 
 @register

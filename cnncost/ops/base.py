@@ -25,7 +25,8 @@ PAD_WORDS = ("same", "valid")
 
 @dataclass(frozen=True)
 class Field:
-    """A declared op field. ``type`` is one of ``_COERCERS``: int, pair, pad, bool, float, choice."""
+    """A declared op field. ``type`` is one of ``_COERCERS``: int, pair, pad, bool, float, choice, ints
+    (a list of integers, e.g. ``permute``'s axis order)."""
 
     type: str
     default: Any = None
@@ -321,9 +322,15 @@ def _pad(kind: str, name: str, f: Field, value: Any) -> str | tuple[int, int, in
     return (h, h, w, w)
 
 
+def _ints(kind: str, name: str, f: Field, value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list):
+        raise SpecError(f"{kind}.{name}: got {value!r}", expected="a list of integers, e.g. [1, 2, 0]")
+    return tuple(_int(kind, name, v) for v in value)
+
+
 _COERCERS: dict[str, Callable[[str, str, Field, Any], Any]] = {
     "int": lambda kind, name, f, value: _int(kind, name, value), "float": _float, "bool": _bool,
-    "choice": _choice, "pair": lambda kind, name, f, value: _pair(kind, name, value), "pad": _pad,
+    "choice": _choice, "pair": lambda kind, name, f, value: _pair(kind, name, value), "pad": _pad, "ints": _ints,
 }
 """Field type → the check that turns an evaluated value into the op's typed attribute."""
 

@@ -165,7 +165,9 @@ class Conv(Op):
 
 @register
 class Linear(Op):
-    """Fully connected layer on a flat input (put a ``flatten`` before it)."""
+    """Fully connected layer on a flat input (put a ``flatten`` before it), or with ``dims: last`` over
+    the last dimension of any input: each position of a channels-last map (ConvNeXt's MLP after a
+    ``permute``)."""
 
     kind = "linear"
     aliases = ("fc", "dense")
@@ -174,26 +176,126 @@ class Linear(Op):
     fields = {
         "out": Field("int", required=True, aliases=("out_features", "units"), doc="output features"),
         "bias": Field("bool", True),
+        "dims": Field("choice", "flat", choices=("flat", "last"),
+                      doc="flat: a 1-D input only (a feature map is an error); last: the last dimension of any input"),
     }
-    fvcore = "aten::addmm / aten::linear: one per multiply-add (in × out features), no bias"
-    examples = (Example((12,), "[linear: {out: 5}]"), Example((7,), "[linear: {out: 3, bias: false}]"))
+    fvcore = ("aten::addmm / aten::linear: one per multiply-add (input elements / in features × in × out), "
+              "no bias")
+    examples = (
+        Example((12,), "[linear: {out: 5}]"),
+        Example((7,), "[linear: {out: 3, bias: false}]"),
+        Example((4, 5, 6), "[linear: {out: 3, dims: last}]"),
+        Example((3, 4, 5), "[linear: {out: 2, bias: false, dims: last}]"),
+        Example((9,), "[linear: {out: 4, dims: last}]"),
+    )
     out: int
+    bias: bool
+    dims: str
+
+    def infer(self, ins: list[Shape], warn: Warn) -> Shape:
+        if self.dims == "flat" and len(ins[0]) != 1:
+            raise SpecError(f"linear needs a flat input, got {fmt_shape(ins[0])}",
+                            expected="a flatten (or global pool + flatten) before it, or dims: last to apply it "
+                                     "over the last dimension (a channels-last map after a permute)")
+        return (*ins[0][:-1], self.out)
+
+    def params(self, ins: list[Shape]) -> ParamCount:
+        return ParamCount(ins[0][-1] * self.out, self.out if self.bias else 0)
+
+    def weight_shapes(self, ins: list[Shape]) -> tuple[Shape, ...]:
+        return ((self.out, ins[0][-1]), *(((self.out,),) if self.bias else ()))
+
+    def macs(self, ins: list[Shape], out: Shape) -> int:
+        """(input elements / in features) positions × in × out."""
+        return numel(ins[0]) * self.out
+
+    fvcore_flops = macs
+
+    def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        """The input (for the weight gradient)."""
+        # Not modelled: on a non-contiguous input (dims: last straight after a permute) torch's matmul
+        # saves a contiguous copy, a new tensor, instead. ConvNeXt's LayerNorm sits between the two.
+        return saves_input()
+
+    def describe(self) -> str:
+        return "linear"
+
+
+@register
+class ConvTranspose(Op):
+    """Transposed 2-D convolution (``nn.ConvTranspose2d``: FCN/UNet up-sampling); output per axis
+    (n − 1)·stride − 2·pad + dilation·(k − 1) + output_padding + 1."""
+
+    kind = "conv_transpose"
+    aliases = ("conv_transpose2d",)
+    op_class = "conv"
+    weight_layer = True
+    fields = {
+        "out": Field("int", required=True, aliases=("filters", "out_channels"), doc="output channels"),
+        "k": Field("pair", required=True, aliases=("kernel", "kernel_size"), doc="kernel: int or [h, w]"),
+        "stride": Field("pair", (1, 1), aliases=("s",)),
+        "pad": Field("pair", (0, 0), aliases=("padding", "p"), doc="int or [h, w]: removed from each side"),
+        "output_padding": Field("pair", (0, 0), doc="added at the bottom and right; below stride or dilation"),
+        "groups": Field("int", 1, aliases=("g",)),
+        "dilation": Field("pair", (1, 1), aliases=("d",)),
+        "bias": Field("bool", True),
+    }
+    fvcore = ("aten::_convolution (transposed): one per multiply-add, input elements × C_out/groups × kh × kw, "
+              "no bias")
+    examples = (
+        Example((6, 5, 7), "[conv_transpose: {out: 4, k: 3, stride: 2, pad: 1, output_padding: 1}]"),
+        Example((6, 4, 3), "[conv_transpose: {out: 4, k: [3, 2], stride: [2, 3], pad: [1, 0], output_padding: [1, 2], "
+                           "groups: 2, dilation: [1, 2], bias: false}]"),
+        Example((3, 4, 4), "[conv_transpose: {out: 5, k: 2, stride: 2}]"),
+    )
+    out: int
+    k: tuple[int, int]
+    stride: tuple[int, int]
+    pad: tuple[int, int]
+    output_padding: tuple[int, int]
+    groups: int
+    dilation: tuple[int, int]
     bias: bool
 
     def infer(self, ins: list[Shape], warn: Warn) -> Shape:
-        if len(ins[0]) != 1:
-            raise SpecError(f"linear needs a flat input, got {fmt_shape(ins[0])}",
-                            expected="a flatten (or global pool + flatten) before it")
-        return (self.out,)
+        c, h, w = require_chw(self.kind, ins[0])
+        g, out = self.groups, self.out
+        if out < 1 or g < 1:
+            raise SpecError(f"conv_transpose: out={out}, groups={g}", expected="positive integers")
+        if c % g or out % g:
+            raise SpecError(f"conv_transpose: groups={g} must divide input channels {c} and output channels {out}")
+        if min(*self.k, *self.stride, *self.dilation) < 1 or min(*self.pad, *self.output_padding) < 0:
+            raise SpecError(f"conv_transpose: k={list(self.k)}, stride={list(self.stride)}, "
+                            f"dilation={list(self.dilation)}, pad={list(self.pad)}, "
+                            f"output_padding={list(self.output_padding)}",
+                            expected="k, stride, dilation ≥ 1 and pad, output_padding ≥ 0")
+        sizes = []
+        for n, k, s, p, op, d, name in zip((h, w), self.k, self.stride, self.pad, self.output_padding, self.dilation,
+                                           ("rows", "columns"), strict=True):
+            if op >= max(s, d):
+                raise SpecError(f"conv_transpose: output_padding {op} with stride {s} and dilation {d} ({name})",
+                                expected="output_padding below the stride or the dilation (torch's rule)")
+            length = (n - 1) * s - 2 * p + d * (k - 1) + op + 1
+            if length < 1:
+                raise SpecError(f"conv_transpose: output size {length} below 1 ({name}): "
+                                f"({n}-1)·{s} - 2·{p} + {d}·({k}-1) + {op} + 1",
+                                expected="less padding")
+            sizes.append(length)
+        return (out, sizes[0], sizes[1])
 
     def params(self, ins: list[Shape]) -> ParamCount:
-        return ParamCount(ins[0][0] * self.out, self.out if self.bias else 0)
+        kh, kw = self.k
+        return ParamCount(ins[0][0] * (self.out // self.groups) * kh * kw, self.out if self.bias else 0)
 
     def weight_shapes(self, ins: list[Shape]) -> tuple[Shape, ...]:
-        return ((self.out, ins[0][0]), *(((self.out,),) if self.bias else ()))
+        """torch's transposed weight: C_in × C_out/groups × kh × kw."""
+        kh, kw = self.k
+        return ((ins[0][0], self.out // self.groups, kh, kw), *(((self.out,),) if self.bias else ()))
 
     def macs(self, ins: list[Shape], out: Shape) -> int:
-        return ins[0][0] * self.out
+        """Each input element meets C_out/groups × kh × kw weights (fvcore's and FlopCounterMode's rule)."""
+        kh, kw = self.k
+        return numel(ins[0]) * (self.out // self.groups) * kh * kw
 
     fvcore_flops = macs
 
@@ -202,4 +304,11 @@ class Linear(Op):
         return saves_input()
 
     def describe(self) -> str:
-        return "linear"
+        kh, kw = self.k
+        s = self.stride
+        text = f"conv_transpose {kh}×{kw}" + (f"/{s[0]}" if s == (s[0], s[0]) and s[0] > 1 else "")
+        if s[0] != s[1]:
+            text += f"/{s[0]}×{s[1]}"
+        if self.groups > 1:
+            text += f" g{self.groups}"
+        return text

@@ -15,7 +15,9 @@ class Concat(Op):
     op_class = "shape"
     arity = None
     fvcore = "0: aten::cat moves data"
-    examples = (Example((3, 5, 4), "[concat: [identity, [conv: {out: 2, k: 1}], [maxpool: {k: 3, stride: 1, pad: 1}]]]"),)
+    examples = (
+        Example((3, 5, 4), "[concat: [identity, [conv: {out: 2, k: 1}], [maxpool: {k: 3, stride: 1, pad: 1}]]]"),
+    )
 
     def infer(self, ins: list[Shape], warn: Warn) -> Shape:
         first = ins[0]

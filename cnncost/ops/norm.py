@@ -1,8 +1,23 @@
-"""Normalisation layers: batch norm (trainable affine + running-stat buffers) and AlexNet's LRN."""
+"""Normalisation layers: batch norm (trainable affine + running-stat buffers), AlexNet's LRN, and the
+normalisations without running statistics: layer norm (ConvNeXt) and group norm."""
 
 from __future__ import annotations
 
-from cnncost.ops.base import Example, Field, Op, ParamCount, Saved, Shape, numel, register, require_chw, saves_input
+from cnncost.errors import SpecError
+from cnncost.ops.base import (
+    Example,
+    Field,
+    Op,
+    ParamCount,
+    Saved,
+    Shape,
+    Warn,
+    fmt_shape,
+    numel,
+    register,
+    require_chw,
+    saves_input,
+)
 
 
 @register
@@ -91,3 +106,131 @@ class LocalResponseNorm(Op):
         c, h, w = require_chw(self.kind, ins[0])
         return (*saves_input(), Saved("new", elements=(c + self.size - 1) * h * w, tag="padded"),
                 Saved("new", elements=c * h * w, tag="div"), Saved("new", elements=c * h * w, tag="pow"))
+
+
+STAT_BYTES = 4
+"""Layer and group norm keep their per-row mean and 1/std in fp32 (torch's accumulate type on CUDA)."""
+
+
+class StatNorm(Op):
+    """A norm that computes its statistics from the sample itself (no buffers): layer and group norm.
+
+    fvcore's ``norm_flop_counter(2)``: 5 ops per input element with an affine weight, 4 without;
+    the ``all`` count uses the same estimate.
+    """
+
+    op_class = "norm"
+    eps: float
+    affine: bool
+
+    def channels(self, ins: list[Shape]) -> int:
+        """The size of the affine weight and bias."""
+        raise NotImplementedError
+
+    def rows(self, ins: list[Shape]) -> int:
+        """How many means (and 1/stds) torch keeps per sample."""
+        raise NotImplementedError
+
+    def params(self, ins: list[Shape]) -> ParamCount:
+        c = self.channels(ins) if self.affine else 0
+        return ParamCount(c, c)
+
+    def weight_shapes(self, ins: list[Shape]) -> tuple[Shape, ...]:
+        c = self.channels(ins)
+        return ((c,), (c,)) if self.affine else ()
+
+    def other_ops(self, ins: list[Shape], out: Shape) -> int:
+        return numel(ins[0]) * (5 if self.affine else 4)
+
+    fvcore_flops = other_ops
+
+    def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        """The input, and the mean and 1/std of every normalised row (fp32): H·W of each per sample
+        for ``layernorm`` over channels, one per vector over the last axis, ``groups`` for ``groupnorm``."""
+        rows = self.rows(ins)
+        return (*saves_input(), Saved("new", elements=rows, tag="mean", itemsize=STAT_BYTES),
+                Saved("new", elements=rows, tag="rstd", itemsize=STAT_BYTES))
+
+
+@register
+class LayerNorm(StatNorm):
+    """Layer norm over channels (ConvNeXt's ``LayerNorm2d``: permute to channels-last, ``F.layer_norm``
+    over C, permute back) or over the last axis (``nn.LayerNorm`` after a ``permute``, or on a vector).
+
+    Normalises each position's C values with their own mean and variance; with ``affine``, a weight
+    and a bias of size C (2·C params), no buffers.
+    """
+
+    kind = "layernorm"
+    aliases = ("layer_norm",)
+    fields = {
+        "dims": Field("choice", "channels", choices=("channels", "last"),
+                      doc="channels: over C of a C×H×W map; last: over the last axis"),
+        "eps": Field("float", 1e-5, doc="torch's default; ConvNeXt uses 1e-6"),
+        "affine": Field("bool", True, aliases=("elementwise_affine",), doc="a weight and a bias per channel"),
+    }
+    fvcore = "aten::layer_norm: 5 per input element with affine, 4 without (fvcore's estimate)"
+    examples = (
+        Example((6, 5, 7), "[layernorm: {eps: 1e-6}]"),
+        Example((3, 1, 1), "[layernorm: {affine: false}]"),
+        Example((7,), "[layernorm: {dims: last}]"),
+        Example((5, 3, 7), "[permute: {order: [1, 2, 0]}, layernorm: {dims: last, affine: false}, "
+                           "permute: {order: [2, 0, 1]}]"),
+    )
+    dims: str
+    eps: float
+    affine: bool
+
+    def infer(self, ins: list[Shape], warn: Warn) -> Shape:
+        if self.dims == "channels" and len(ins[0]) != 3:
+            raise SpecError(f"layernorm over channels needs a C×H×W input, got {fmt_shape(ins[0])}",
+                            expected="a feature map, or dims: last for a vector")
+        return ins[0]
+
+    def channels(self, ins: list[Shape]) -> int:
+        return ins[0][0] if self.dims == "channels" else ins[0][-1]
+
+    def rows(self, ins: list[Shape]) -> int:
+        return numel(ins[0]) // self.channels(ins)
+
+    def describe(self) -> str:
+        return "layernorm" + (" (last axis)" if self.dims == "last" else "")
+
+
+@register
+class GroupNorm(StatNorm):
+    """Group norm (``nn.GroupNorm``): the channels in ``groups`` groups, each normalised over its
+    channels and positions; with ``affine`` a weight and a bias per channel (2·C params), no buffers."""
+
+    kind = "groupnorm"
+    aliases = ("group_norm",)
+    fields = {
+        "groups": Field("int", required=True, aliases=("num_groups", "g"), doc="must divide the channels"),
+        "eps": Field("float", 1e-5),
+        "affine": Field("bool", True),
+    }
+    fvcore = "aten::group_norm: 5 per input element with affine, 4 without (fvcore's estimate)"
+    examples = (
+        Example((6, 5, 7), "[groupnorm: {groups: 3}]"),
+        Example((4, 3, 3), "[groupnorm: {groups: 4, affine: false}]"),
+        Example((6,), "[groupnorm: {groups: 2}]"),
+    )
+    groups: int
+    eps: float
+    affine: bool
+
+    def infer(self, ins: list[Shape], warn: Warn) -> Shape:
+        c = ins[0][0]
+        if self.groups < 1 or c % self.groups:
+            raise SpecError(f"groupnorm: groups={self.groups} does not divide the {c} channels",
+                            expected="a positive divisor of the channels")
+        return ins[0]
+
+    def channels(self, ins: list[Shape]) -> int:
+        return ins[0][0]
+
+    def rows(self, ins: list[Shape]) -> int:
+        return self.groups
+
+    def describe(self) -> str:
+        return f"groupnorm g{self.groups}"

@@ -137,7 +137,11 @@ class AdaptivePool(Op):
 class AdaptiveAvgPool(AdaptivePool):
     kind = "adaptive_avgpool"
     fvcore = "aten::adaptive_avg_pool2d: 1 per input element"
-    examples: ClassVar[tuple[Example, ...]] = (Example((3, 7, 7), "[adaptive_avgpool: {out: 3}]"), Example((2, 6, 5), "[adaptive_avgpool]"))
+    examples: ClassVar[tuple[Example, ...]] = (
+        Example((3, 7, 7), "[adaptive_avgpool: {out: 3}]"), Example((2, 6, 5), "[adaptive_avgpool]"),
+        Example((3, 7, 5), "[adaptive_avgpool: {out: [3, 2]}]"),
+        Example((2, 3, 2), "[adaptive_avgpool: {out: [5, 4]}]"),
+    )
 
     fvcore_flops = AdaptivePool.other_ops
 
@@ -151,7 +155,9 @@ class AdaptiveMaxPool(AdaptivePool):
     kind = "adaptive_maxpool"
     fvcore = "0: fvcore has no adaptive max-pool handle"
     fvcore_skips = {"aten::adaptive_max_pool2d": "adaptive max-pool: fvcore has no handle"}
-    examples = (Example((3, 7, 7), "[adaptive_maxpool: {out: 2}]"), Example((2, 5, 5), "[adaptive_maxpool]"))
+    examples = (Example((3, 7, 7), "[adaptive_maxpool: {out: 2}]"), Example((2, 5, 5), "[adaptive_maxpool]"),
+                Example((3, 7, 5), "[adaptive_maxpool: {out: [3, 2]}]"),
+                Example((2, 3, 2), "[adaptive_maxpool: {out: [5, 4]}]"))
 
     def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
         """The input and the int64 argmax indices."""

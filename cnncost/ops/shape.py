@@ -1,4 +1,5 @@
-"""Layers that move or drop data without arithmetic: flatten, dropout, identity, padding, slicing."""
+"""Layers that move or drop data without arithmetic: flatten, dropout, identity, padding, slicing,
+permuting and shuffling channels; and the scalings that sit beside them (constant, learnable per channel)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ from cnncost.ops.base import (
     Example,
     Field,
     Op,
+    ParamCount,
     Saved,
     Shape,
     Warn,
+    fmt_shape,
     numel,
     register,
     require_chw,
+    saves_input,
 )
 
 _MOVES = "0: moves data"
@@ -179,3 +183,187 @@ class ChannelSlice(Op):
     def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
         """Nothing (a view)."""
         return SAVES_NOTHING
+
+
+@register
+class Permute(Op):
+    """Reorder the axes (batch axis excluded): ``order: [1, 2, 0]`` makes C×H×W channels-last H×W×C, as
+    torchvision's ConvNeXt does with ``Permute([0, 2, 3, 1])``. A view: no new tensor."""
+
+    kind = "permute"
+    op_class = "shape"
+    fields = {"order": Field("ints", required=True,
+                             doc="the input axis at each output position, without the batch axis: [1, 2, 0]")}
+    fvcore = "0: a view (fvcore ignores aten::permute)"
+    examples = (Example((3, 5, 4), "[permute: {order: [1, 2, 0]}]"),
+                Example((4, 3, 2), "[permute: {order: [2, 0, 1]}]"))
+    order: tuple[int, ...]
+
+    def infer(self, ins: list[Shape], warn: Warn) -> Shape:
+        shape = ins[0]
+        if sorted(self.order) != list(range(len(shape))):
+            raise SpecError(f"permute: order {list(self.order)} for a {fmt_shape(shape)} input",
+                            expected=f"a permutation of {list(range(len(shape)))} (axes without the batch)")
+        return tuple(shape[i] for i in self.order)
+
+    def new_tensor(self, training: bool = False) -> bool:
+        return False
+
+    def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        """Nothing (a view)."""
+        return SAVES_NOTHING
+
+    def describe(self) -> str:
+        return "permute " + ",".join(str(i) for i in self.order)
+
+
+@register
+class ChannelShuffle(Op):
+    """ShuffleNet's channel shuffle: view as groups × C/groups, transpose, ``contiguous``, view back
+    (torchvision's ``channel_shuffle``): one new tensor, unless ``groups`` is 1 (then a view)."""
+
+    kind = "channel_shuffle"
+    op_class = "shape"
+    fields = {"groups": Field("int", required=True, aliases=("g",), doc="divides the channels, below them")}
+    fvcore = "0: moves data (aten::view, transpose and contiguous, all ignored by fvcore)"
+    examples = (Example((6, 3, 5), "[channel_shuffle: {groups: 2}]"),
+                Example((6, 2, 3), "[channel_shuffle: {groups: 3}]"),
+                Example((4, 3, 3), "[channel_shuffle: {groups: 1}]"))
+    groups: int
+
+    def infer(self, ins: list[Shape], warn: Warn) -> Shape:
+        c, _, _ = require_chw(self.kind, ins[0])
+        g = self.groups
+        if g < 1 or c % g:
+            raise SpecError(f"channel_shuffle: groups={g} does not divide the {c} channels",
+                            expected="a positive divisor of the channels")
+        if g == c > 1:
+            raise SpecError(f"channel_shuffle: groups={g} equals the channels: one channel per group, nothing moves",
+                            expected="fewer groups than channels (or an identity)")
+        return ins[0]
+
+    def new_tensor(self, training: bool = False) -> bool:
+        """One group (or one channel per group, refused in ``infer``) transposes a size-1 axis:
+        ``contiguous`` then returns the input itself."""
+        return self.groups > 1
+
+    def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        """Nothing: the gradient is the inverse shuffle."""
+        return SAVES_NOTHING
+
+    def describe(self) -> str:
+        return f"channel shuffle g{self.groups}"
+
+
+PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+@register
+class Pad(Op):
+    """``F.pad`` of the spatial axes: ``constant`` (with ``value``; negative padding crops), ``reflect``,
+    ``replicate`` or ``circular``; pad is int, [h, w] or [top, bottom, left, right]."""
+
+    kind = "pad"
+    op_class = "shape"
+    fields = {
+        "pad": Field("pad", required=True, aliases=("padding", "p"), doc="int, [h, w] or [top, bottom, left, right]"),
+        "mode": Field("choice", "constant", choices=PAD_MODES),
+        "value": Field("float", 0.0, doc="the fill of mode constant"),
+    }
+    fvcore = "0: aten::pad moves data"
+    fvcore_skips = {"aten::pad": "F.pad moves data (constant, reflect, replicate, circular)"}
+    examples = (
+        Example((2, 5, 6), "[pad: {pad: [0, 1, 2, 1], value: 0.5}]"),
+        Example((2, 6, 7), "[pad: {pad: [-1, -2, 1, -3]}]"),
+        Example((3, 5, 4), "[pad: {pad: [4, 1, 3, 0], mode: reflect}]"),
+        Example((2, 3, 2), "[pad: {pad: [5, 0, 2, 3], mode: replicate}]"),
+        Example((2, 4, 3), "[pad: {pad: [4, 1, 3, 2], mode: circular}]"),
+    )
+    pad: str | tuple[int, int, int, int]
+    mode: str
+    value: float
+
+    def infer(self, ins: list[Shape], warn: Warn) -> Shape:
+        c, h, w = require_chw(self.kind, ins[0])
+        if isinstance(self.pad, str):
+            raise SpecError(f"pad: pad must be numbers, got {self.pad!r}", expected="int, [h, w] or [t, b, l, r]")
+        if self.value != 0 and self.mode != "constant":
+            raise SpecError(f"pad: value {self.value:g} with mode {self.mode}", expected="mode constant, or no value")
+        t, b, left, r = self.pad
+        self._check_fits((h, w), self.pad)
+        oh, ow = h + t + b, w + left + r
+        if oh < 1 or ow < 1:
+            raise SpecError(f"pad: output {oh}×{ow} from {h}×{w} (pad {list(self.pad)})",
+                            expected="an output of at least 1×1")
+        return (c, oh, ow)
+
+    def _check_fits(self, hw: tuple[int, int], pad: tuple[int, int, int, int]) -> None:
+        """torch's limits: constant crops (negative padding) at most the whole input, before it pads; the
+        other modes take no negative padding, reflect pads less than the size, circular at most the size."""
+        if self.mode == "constant":
+            for n, sides, name in ((hw[0], pad[:2], "rows"), (hw[1], pad[2:], "columns")):
+                crop = -sum(min(p, 0) for p in sides)
+                if crop > n:
+                    raise SpecError(f"pad: cropping {crop} of {n} {name} (pad {list(pad)})",
+                                    expected=f"negative padding that removes at most the {n} {name}")
+            return
+        if min(pad) < 0:
+            raise SpecError(f"pad: negative padding {list(pad)} with mode {self.mode}",
+                            expected="mode constant to crop, or padding ≥ 0")
+        limit = {"reflect": -1, "circular": 0}.get(self.mode)
+        for n, sides, name in ((hw[0], pad[:2], "rows"), (hw[1], pad[2:], "columns")):
+            if limit is not None and max(sides) > n + limit:
+                bound = f"below {n}" if limit else f"at most {n}"
+                raise SpecError(f"pad: {self.mode} padding {max(sides)} of {n} {name}",
+                                expected=f"padding {bound} per side (torch's {self.mode} limit)")
+
+    def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        """The input for ``reflect`` and ``replicate`` (torch's reflection and replication backward take it);
+        nothing for ``constant`` and ``circular`` (slices)."""
+        return saves_input() if self.mode in ("reflect", "replicate") else SAVES_NOTHING
+
+    def describe(self) -> str:
+        return f"pad {self.mode}"
+
+
+@register
+class LayerScale(Op):
+    """A learnable per-channel multiplier γ (ConvNeXt's ``layer_scale``, CaiT's LayerScale): C params,
+    shape C×1×1 over channels (torchvision's CNBlock) or C over the last axis; 1 op per element."""
+
+    kind = "layer_scale"
+    aliases = ("layerscale",)
+    op_class = "elementwise"
+    fields = {
+        "init": Field("float", 1e-6, aliases=("value",), doc="γ's initial value (no effect on the counts)"),
+        "dims": Field("choice", "channels", choices=("channels", "last"),
+                      doc="channels: γ is C×1×1 for a C×H×W map; last: γ has the size of the last axis"),
+    }
+    fvcore = "0: fvcore does not count element-wise products"
+    fvcore_skips = {"aten::mul": "a learnable per-channel scale (layer_scale): not counted by fvcore"}
+    examples = (Example((5, 3, 4), "[layer_scale]"), Example((4, 1, 1), "[layer_scale: {init: 0.1}]"),
+                Example((3, 4, 5), "[permute: {order: [1, 2, 0]}, layer_scale: {dims: last}]"),
+                Example((6,), "[layer_scale: {dims: last}]"))
+    init: float
+    dims: str
+
+    def infer(self, ins: list[Shape], warn: Warn) -> Shape:
+        if self.dims == "channels":
+            require_chw(self.kind, ins[0])
+        return ins[0]
+
+    def weight_shapes(self, ins: list[Shape]) -> tuple[Shape, ...]:
+        return ((ins[0][0], 1, 1),) if self.dims == "channels" else ((ins[0][-1],),)
+
+    def params(self, ins: list[Shape]) -> ParamCount:
+        return ParamCount(numel(self.weight_shapes(ins)[0]))
+
+    def other_ops(self, ins: list[Shape], out: Shape) -> int:
+        return numel(out)
+
+    def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
+        """The input (γ's gradient is the sum of input × incoming gradient)."""
+        return saves_input()
+
+    def describe(self) -> str:
+        return "layer scale"

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from cnncost import ops
 from cnncost.errors import SpecError
-from cnncost.ops.activation import ELU, Activation, LeakyReLU, Softmax
+from cnncost.ops.activation import ELU, GELU, Activation, LeakyReLU, Softmax
 from cnncost.ops.base import Op, Shape, op_classes
-from cnncost.ops.conv import Conv, Linear
+from cnncost.ops.conv import Conv, ConvTranspose, Linear
 from cnncost.ops.merge import Elementwise
-from cnncost.ops.norm import BatchNorm, LocalResponseNorm
+from cnncost.ops.norm import BatchNorm, GroupNorm, LayerNorm, LocalResponseNorm
 from cnncost.ops.pool import AvgPool, MaxPool
 from cnncost.ops.resample import Upsample
-from cnncost.ops.shape import Dropout, ZeroPad
+from cnncost.ops.shape import ChannelShuffle, Dropout, LayerScale, Pad, Permute, ZeroPad
 
 Builder = Callable[[Op, list[Shape], Shape], nn.Module]
 BUILDERS: dict[str, Builder] = {}
@@ -70,10 +71,17 @@ def _conv(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
     return conv if sym is not None else Padded(pad, conv)
 
 
+@builds("conv_transpose")
+def _conv_transpose(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    assert isinstance(op, ConvTranspose)
+    return nn.ConvTranspose2d(ins[0][0], op.out, op.k, op.stride, op.pad, op.output_padding, op.groups, op.bias,
+                              op.dilation)
+
+
 @builds("linear")
 def _linear(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
     assert isinstance(op, Linear)
-    return nn.Linear(ins[0][0], op.out, bias=op.bias)
+    return nn.Linear(ins[0][-1], op.out, bias=op.bias)  # the last axis: flat, or dims: last
 
 
 @builds("bn")
@@ -82,6 +90,29 @@ def _bn(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
     cls = nn.BatchNorm2d if len(ins[0]) == 3 else nn.BatchNorm1d
     return cls(ins[0][0], eps=op.eps, momentum=op.momentum, affine=op.affine,
                track_running_stats=op.track_running_stats)
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """Layer norm over the channels of an N×C×H×W map, as torchvision's ConvNeXt writes it: permute to
+    channels-last, ``F.layer_norm`` over C, permute back (the output keeps channels-last strides)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+@builds("layernorm")
+def _layernorm(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    assert isinstance(op, LayerNorm)
+    if op.dims == "channels":
+        return LayerNorm2d(ins[0][0], eps=op.eps, elementwise_affine=op.affine)
+    return nn.LayerNorm(ins[0][-1], eps=op.eps, elementwise_affine=op.affine)
+
+
+@builds("groupnorm")
+def _groupnorm(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    assert isinstance(op, GroupNorm)
+    return nn.GroupNorm(op.groups, ins[0][0], eps=op.eps, affine=op.affine)
 
 
 @builds("lrn")
@@ -114,9 +145,15 @@ def _elu(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
     return nn.ELU(op.alpha, inplace=op.inplace)
 
 
-@builds("sigmoid", "tanh", "gelu")
+@builds("sigmoid", "tanh")
 def _pure(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
-    return {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "gelu": nn.GELU}[op.kind]()
+    return {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh}[op.kind]()
+
+
+@builds("gelu")
+def _gelu(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    assert isinstance(op, GELU)
+    return nn.GELU(approximate=op.approximate)
 
 
 @builds("softmax")
@@ -279,3 +316,77 @@ def _concat(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
 def _fold(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
     assert isinstance(op, Elementwise)
     return Fold(op.kind, op.inplace)
+
+
+class LayerScaleMul(nn.Module):
+    """``γ * x`` with a learnable γ of shape C×1×1 (torchvision's CNBlock ``layer_scale``) or C (last axis)."""
+
+    def __init__(self, shape: Shape, init: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.full(shape, init))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.weight * x
+
+
+@builds("layer_scale")
+def _layer_scale(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    assert isinstance(op, LayerScale)
+    return LayerScaleMul(op.weight_shapes(ins)[0], op.init)
+
+
+class PermuteAxes(nn.Module):
+    """``x.permute(0, ...)``: the spec's order, batch axis first (torchvision's ``Permute``)."""
+
+    def __init__(self, order: tuple[int, ...]) -> None:
+        super().__init__()
+        self.order = (0, *(i + 1 for i in order))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(*self.order)
+
+
+@builds("permute")
+def _permute(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    assert isinstance(op, Permute)
+    return PermuteAxes(op.order)
+
+
+class Shuffle(nn.Module):
+    """torchvision's ShuffleNetV2 ``channel_shuffle``: view, transpose, contiguous, view."""
+
+    def __init__(self, groups: int) -> None:
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.size()
+        x = x.view(n, self.groups, c // self.groups, h, w)
+        x = torch.transpose(x, 1, 2).contiguous()
+        return x.view(n, c, h, w)
+
+
+@builds("channel_shuffle")
+def _channel_shuffle(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    assert isinstance(op, ChannelShuffle)
+    return Shuffle(op.groups)
+
+
+class FPad(nn.Module):
+    """``F.pad`` of the last two axes with a mode (and a fill for ``constant``)."""
+
+    def __init__(self, pad: tuple[int, int, int, int], mode: str, value: float) -> None:
+        super().__init__()
+        t, b, left, r = pad
+        self.pad, self.mode, self.value = (left, r, t, b), mode, value
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mode == "constant":
+            return F.pad(x, self.pad, value=self.value)
+        return F.pad(x, self.pad, mode=self.mode)
+
+
+@builds("pad")
+def _pad(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    assert isinstance(op, Pad) and not isinstance(op.pad, str)
+    return FPad(op.pad, op.mode, op.value)
