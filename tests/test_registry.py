@@ -109,6 +109,15 @@ def test_a_kind_without_builder_is_reported(monkeypatch):
         to_module(probe({}), [(1,)], (1,))
 
 
+def test_every_field_type_has_a_schema():
+    from cnncost.ops.base import _COERCERS
+    from cnncost.spec.schema import FIELD_TYPES, json_schema
+
+    assert set(FIELD_TYPES) == set(_COERCERS)
+    order = json_schema()["$defs"]["op_permute"]["properties"]["order"]
+    assert order["anyOf"][0]["type"] == "array"
+
+
 def test_ops_are_immutable():
     op = REGISTRY["conv"].resolve({"out": 4, "k": 3}, {})
     assert (op.out, op.k, op.stride) == (4, (3, 3), (1, 1))

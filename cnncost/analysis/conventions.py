@@ -5,14 +5,17 @@
 * ``flops``  — 2 × ``macs``: one multiply and one add each, conv and linear only; what
   ``torch.utils.flop_counter.FlopCounterMode`` reports.
 * ``all``    — ``flops`` plus every other op, one class at a time (see ``OP_CLASSES``):
-  batch norm 2 per element (1 without affine), LRN ``size + 5`` per element, activations 1
-  per element, window pooling ``k·k`` per output element, adaptive pooling 1 per input
-  element, add/mul ``n − 1`` per output element for ``n`` inputs, softmax 3 per element.
-  Concat, flatten, dropout and identity move data and count 0.
-* ``fvcore`` — what fvcore's ``FlopCountAnalysis`` counts with its default handles: conv and
-  linear multiply-adds (no bias), eval-mode batch norm 2 per element with affine (1 without),
-  adaptive average pooling 1 per input element; ReLU, max-pool, add, cat, flatten are not
-  counted.
+  batch norm 2 per element (1 without affine), layer and group norm 5 (4), LRN ``size + 5``
+  per element, activations 1 per element, window pooling ``k·k`` per output element, adaptive
+  pooling 1 per input element, upsample 1 (nearest) or 4 (bilinear) per output element,
+  add/mul ``n − 1`` per output element for ``n`` inputs, layer scale 1, softmax 3 per element.
+  Concat, flatten, dropout, permute, pad and identity move data and count 0.
+* ``fvcore`` — what fvcore's ``FlopCountAnalysis`` counts with its default handles: conv,
+  transposed conv and linear multiply-adds (no bias), eval-mode batch norm 2 per element with
+  affine (1 without), layer/group norm 5 (4), adaptive average pooling 1 per input element,
+  upsample as above; ReLU, max-pool, add, cat, flatten are not counted.
+
+Per op, both rules are in the ops table of docs/spec-language.md, generated from the op classes.
 """
 
 from __future__ import annotations

@@ -160,6 +160,9 @@ class Conv(Op):
             text += f"/{s[0]}×{s[1]}"
         if self.groups > 1:
             text += f" g{self.groups}"
+        if self.dilation != (1, 1):
+            d = self.dilation
+            text += f" d{d[0]}" if d[0] == d[1] else f" d{d[0]}×{d[1]}"
         return text
 
 

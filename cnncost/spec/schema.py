@@ -18,20 +18,21 @@ _INT = {"anyOf": [{"type": "integer"}, _EXPR]}
 _PAIR = {"anyOf": [{"type": "integer"}, {"type": "array", "items": _INT, "minItems": 2, "maxItems": 2}, _EXPR]}
 
 
+FIELD_TYPES: dict[str, dict[str, Any]] = {
+    "int": _INT,
+    "pair": _PAIR,
+    "pad": {"anyOf": [{"enum": ["same", "valid"]}, _PAIR["anyOf"][0], _PAIR["anyOf"][1],
+                      {"type": "array", "items": _INT, "minItems": 4, "maxItems": 4}, _EXPR]},
+    "bool": {"anyOf": [{"type": "boolean"}, _EXPR]},
+    "float": {"anyOf": [{"type": "number"}, _EXPR]},
+    "ints": {"anyOf": [{"type": "array", "items": _INT}, _EXPR]},
+    "choice": {},  # the field's own choices
+}
+"""The JSON schema of each op field type (``Field.type``); the registry test checks every type has one."""
+
+
 def _field_schema(f: Field) -> dict[str, Any]:
-    if f.type == "int":
-        s: dict[str, Any] = dict(_INT)
-    elif f.type == "pair":
-        s = dict(_PAIR)
-    elif f.type == "pad":
-        s = {"anyOf": [{"enum": ["same", "valid"]}, _PAIR["anyOf"][0], _PAIR["anyOf"][1],
-                       {"type": "array", "items": _INT, "minItems": 4, "maxItems": 4}, _EXPR]}
-    elif f.type == "bool":
-        s = {"anyOf": [{"type": "boolean"}, _EXPR]}
-    elif f.type == "float":
-        s = {"anyOf": [{"type": "number"}, _EXPR]}
-    else:
-        s = {"enum": list(f.choices)}
+    s: dict[str, Any] = {"enum": list(f.choices)} if f.type == "choice" else dict(FIELD_TYPES[f.type])
     if f.doc:
         s["description"] = f.doc
     if f.default is not None and not isinstance(f.default, tuple):

@@ -32,11 +32,12 @@ UNEXPLAINED = "not explained by any op class"
 def fvcore_skips() -> dict[str, str]:
     """fvcore's unsupported-op list, explained: each aten op fvcore skips, and why that is not a gap
     in cnncost — gathered from the op classes (``Op.fvcore_skips``)."""
-    out: dict[str, str] = {}
+    reasons: dict[str, list[str]] = {}
     for cls in op_classes():
         for aten, why in cls.fvcore_skips.items():
-            out.setdefault(aten, why)
-    return out
+            if why not in reasons.setdefault(aten, []):
+                reasons[aten].append(why)
+    return {aten: "; or ".join(whys) for aten, whys in reasons.items()}
 
 
 @dataclass
