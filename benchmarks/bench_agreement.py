@@ -55,7 +55,8 @@ def measure(args: argparse.Namespace) -> list[dict]:
                 model(x)
             f0 = faults()
             m = Timer("model(x)", globals={"model": model, "x": x}, num_threads=args.threads).blocked_autorange(
-                min_run_time=args.min_time)
+                min_run_time=args.min_time
+            )
             calls = len(m.times) * m.number_per_run + 1  # + blocked_autorange's sizing call(s), at least one
         return m.median, (faults() - f0) / calls
 
@@ -67,12 +68,13 @@ def measure(args: argparse.Namespace) -> list[dict]:
             with torch.no_grad():
                 model = build(spec).eval()
             x = torch.randn(batch, *spec.input)
-            cfg = BenchConfig(device="cpu", batches=(batch,), threads=args.threads, warmup=args.warmup,
-                              min_time=args.min_time)
+            cfg = BenchConfig(
+                device="cpu", batches=(batch,), threads=args.threads, warmup=args.warmup, min_time=args.min_time
+            )
             rounds = []
             for i in range(args.rounds):
                 got: dict[str, float] = {}
-                for who in (("cnncost", "torch") if i % 2 == 0 else ("torch", "cnncost")):
+                for who in ("cnncost", "torch") if i % 2 == 0 else ("torch", "cnncost"):
                     if who == "cnncost":
                         (r,) = bench_model(spec, cfg, no_roof)
                         got["cnncost_ms"], got["cnncost_faults_per_call"] = r.median_ms, r.page_faults_per_step
@@ -83,15 +85,28 @@ def measure(args: argparse.Namespace) -> list[dict]:
             c = statistics.median(r["cnncost_ms"] for r in rounds)
             t = statistics.median(r["torch_ms"] for r in rounds)
             paired = statistics.median(r["cnncost_ms"] / r["torch_ms"] - 1 for r in rounds)
-            rows.append({"model": name, "batch": batch, "threads": args.threads, "cnncost_median_ms": c,
-                         "torch_median_ms": t, "relative_difference": (c - t) / t,
-                         "within_5pct": abs(c - t) / t <= TARGET, "paired_relative_difference": paired,
-                         "cnncost_faults_per_call": statistics.median(r["cnncost_faults_per_call"] for r in rounds),
-                         "torch_faults_per_call": statistics.median(r["torch_faults_per_call"] for r in rounds),
-                         "rounds": rounds})
-            print(f"  {name:9} batch {batch:2}: cnncost {c:8.2f} ms  torch.utils.benchmark {t:8.2f} ms  "
-                  f"{(c - t) / t:+6.1%} (paired {paired:+6.1%}; faults/call {rows[-1]['cnncost_faults_per_call']:,.0f}"
-                  f" / {rows[-1]['torch_faults_per_call']:,.0f}; load {load()[0]})", file=sys.stderr, flush=True)
+            rows.append(
+                {
+                    "model": name,
+                    "batch": batch,
+                    "threads": args.threads,
+                    "cnncost_median_ms": c,
+                    "torch_median_ms": t,
+                    "relative_difference": (c - t) / t,
+                    "within_5pct": abs(c - t) / t <= TARGET,
+                    "paired_relative_difference": paired,
+                    "cnncost_faults_per_call": statistics.median(r["cnncost_faults_per_call"] for r in rounds),
+                    "torch_faults_per_call": statistics.median(r["torch_faults_per_call"] for r in rounds),
+                    "rounds": rounds,
+                }
+            )
+            print(
+                f"  {name:9} batch {batch:2}: cnncost {c:8.2f} ms  torch.utils.benchmark {t:8.2f} ms  "
+                f"{(c - t) / t:+6.1%} (paired {paired:+6.1%}; faults/call {rows[-1]['cnncost_faults_per_call']:,.0f}"
+                f" / {rows[-1]['torch_faults_per_call']:,.0f}; load {load()[0]})",
+                file=sys.stderr,
+                flush=True,
+            )
     return rows
 
 
@@ -134,13 +149,18 @@ def main() -> None:
     env.pop("allocator", None)  # per setting, above
     result = {
         "what": "cnncost bench median latency vs torch.utils.benchmark.Timer.blocked_autorange median, "
-                "same spec-built model and seed, CPU, eval + inference_mode, same threads; each allocator "
-                "setting in its own process",
-        "settings": {"threads": args.threads, "warmup": args.warmup, "min_run_time_s": args.min_time,
-                     "rounds": args.rounds, "median_of": "per-round medians"},
+        "same spec-built model and seed, CPU, eval + inference_mode, same threads; each allocator "
+        "setting in its own process",
+        "settings": {
+            "threads": args.threads,
+            "warmup": args.warmup,
+            "min_run_time_s": args.min_time,
+            "rounds": args.rounds,
+            "median_of": "per-round medians",
+        },
         "note": "the machine is shared (2 cores): per-round timings swing with other processes' load; "
-                "load_1min is recorded per round. The acceptance target applies to the steady allocator "
-                "(see docs/bench.md); the default one is reported as users run it.",
+        "load_1min is recorded per round. The acceptance target applies to the steady allocator "
+        "(see docs/bench.md); the default one is reported as users run it.",
         "target_relative_difference": TARGET,
         "allocators": settings,
         "load_average_before": before,
@@ -152,8 +172,10 @@ def main() -> None:
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     for name, s in settings.items():
-        print(f"{name}: max |difference| {s['max_abs_relative_difference']:.1%} (paired "
-              f"{s['max_abs_paired_relative_difference']:.1%}), all within 5%: {s['all_within_target']}")
+        print(
+            f"{name}: max |difference| {s['max_abs_relative_difference']:.1%} (paired "
+            f"{s['max_abs_paired_relative_difference']:.1%}), all within 5%: {s['all_within_target']}"
+        )
     print(f"wrote {out}")
 
 

@@ -35,19 +35,30 @@ def main() -> None:
             measured = measured_peak_inference_bytes(net, x)
             saved = measured_saved_bytes(net, torch.randn(max(batch, 2), *a.input_shape))
             engine_saved = memory(analyze(name, batch=max(batch, 2))).saved_activation_bytes
-            rows.append({
-                "model": name, "batch": batch, "engine_peak_ideal": m.peak_inference_bytes,
-                "engine_peak_cpu": m.peak_cpu_bytes, "torch_cpu_peak": measured,
-                "relative_to_cpu_model": measured / m.peak_cpu_bytes - 1,
-                "relative_to_ideal": measured / m.peak_inference_bytes - 1, "peak_at": m.peak_at,
-                "saved_batch": max(batch, 2), "engine_saved": engine_saved, "torch_saved": saved,
-            })
-            print(f"{name:12s} b{batch}: engine {m.peak_cpu_bytes:>12,} (ideal {m.peak_inference_bytes:,}) "
-                  f"torch {measured:>12,} {measured / m.peak_cpu_bytes - 1:+.2%}; saved "
-                  f"{engine_saved:,} vs {saved:,}")
+            rows.append(
+                {
+                    "model": name,
+                    "batch": batch,
+                    "engine_peak_ideal": m.peak_inference_bytes,
+                    "engine_peak_cpu": m.peak_cpu_bytes,
+                    "torch_cpu_peak": measured,
+                    "relative_to_cpu_model": measured / m.peak_cpu_bytes - 1,
+                    "relative_to_ideal": measured / m.peak_inference_bytes - 1,
+                    "peak_at": m.peak_at,
+                    "saved_batch": max(batch, 2),
+                    "engine_saved": engine_saved,
+                    "torch_saved": saved,
+                }
+            )
+            print(
+                f"{name:12s} b{batch}: engine {m.peak_cpu_bytes:>12,} (ideal {m.peak_inference_bytes:,}) "
+                f"torch {measured:>12,} {measured / m.peak_cpu_bytes - 1:+.2%}; saved "
+                f"{engine_saved:,} vs {saved:,}"
+            )
     out = Path(__file__).resolve().parent / "results" / "memory.json"
-    out.write_text(json.dumps({"torch": torch.__version__, "date": time.strftime("%Y-%m-%d"),
-                               "rows": rows}, indent=2) + "\n")
+    out.write_text(
+        json.dumps({"torch": torch.__version__, "date": time.strftime("%Y-%m-%d"), "rows": rows}, indent=2) + "\n"
+    )
 
 
 if __name__ == "__main__":

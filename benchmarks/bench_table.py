@@ -60,11 +60,19 @@ def main() -> None:
     result = {
         "model": args.model,
         "end_to_end_s": {"median": statistics.median(e2e), "min": min(e2e), "max": max(e2e), "runs": len(e2e)},
-        "in_process_ms": {"median": 1e3 * statistics.median(warm), "min": 1e3 * min(warm), "runs": len(warm),
-                          "cold_including_import_and_yaml_ms": 1e3 * cold},
+        "in_process_ms": {
+            "median": 1e3 * statistics.median(warm),
+            "min": 1e3 * min(warm),
+            "runs": len(warm),
+            "cold_including_import_and_yaml_ms": 1e3 * cold,
+        },
         "targets": {"end_to_end_s": 0.25, "in_process_ms": 5.0},
-        "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine(),
-                    "cores": os.cpu_count(), "platform": platform.platform()},
+        "machine": {
+            "python": platform.python_version(),
+            "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "platform": platform.platform(),
+        },
         "date": time.strftime("%Y-%m-%d"),
     }
     out = HERE / "results" / "table.json"

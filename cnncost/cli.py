@@ -15,8 +15,12 @@ import typer
 
 from cnncost.errors import SpecError, check_choice, printable
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="What a CNN architecture costs: shapes, params, MACs, memory — from a YAML spec.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="What a CNN architecture costs: shapes, params, MACs, memory — from a YAML spec.",
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -25,14 +29,27 @@ InputOpt = Annotated[str | None, typer.Option("--input", "-i", help="Input C×H�
 BatchOpt = Annotated[int, typer.Option("--batch", "-b", min=1, help="Batch size (scales MACs and activations)")]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="Element type for memory: fp32, fp16, bf16, int8, ... or bytes")]
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="rich | markdown | csv | json")]
-ConventionOpt = Annotated[str, typer.Option("--convention", "-c",
-                                            help="macs (conv+linear) | flops (2×MACs) | all | fvcore")]
-ModeOpt = Annotated[str, typer.Option("--mode", help="inference (training-only side heads such as Inception-v3's "
-                                                     "aux: weights counted, not run) | training (they run)")]
+ConventionOpt = Annotated[
+    str, typer.Option("--convention", "-c", help="macs (conv+linear) | flops (2×MACs) | all | fvcore")
+]
+ModeOpt = Annotated[
+    str,
+    typer.Option(
+        "--mode",
+        help="inference (training-only side heads such as Inception-v3's "
+        "aux: weights counted, not run) | training (they run)",
+    ),
+]
 
 
-def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
-                  file: Any = None, line: str | None = None) -> None:
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
     print(f"warning: {printable(str(message))}", file=sys.stderr)
 
 
@@ -45,8 +62,11 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _setup(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                                  help="Print the version and exit")] = False) -> None:
+def _setup(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit")
+    ] = False,
+) -> None:
     """What a CNN architecture costs: shapes, params, MACs, memory — from a YAML spec."""
     from cnncost.spec.catalog import CatalogWarning
 
@@ -110,8 +130,9 @@ def table(
     depth: Annotated[int | None, typer.Option(min=1, help="Collapse layers below this path depth")] = None,
     weights_only: Annotated[bool, typer.Option("--weights-only", help="Params without biases (VGG paper)")] = False,
     convention: ConventionOpt = "macs",
-    params: Annotated[str, typer.Option("--params", help="torch (trainable) | keras (+ BN moving stats, "
-                                                          "as model.summary() counts)")] = "torch",
+    params: Annotated[
+        str, typer.Option("--params", help="torch (trainable) | keras (+ BN moving stats, as model.summary() counts)")
+    ] = "torch",
     mode: ModeOpt = "inference",
     format: FormatOpt = "rich",
 ) -> None:
@@ -128,8 +149,18 @@ def table(
     spec = load_model(model)
     a = analyze(spec, parse_input(input, spec.input), batch, mode)
     print_warnings(a.warnings)
-    render(layer_table(a, depth=depth, weights_only=weights_only, convention=convention,
-                       dtype=dtype, dtype_bytes=dtype_bytes(dtype), params=params), format)
+    render(
+        layer_table(
+            a,
+            depth=depth,
+            weights_only=weights_only,
+            convention=convention,
+            dtype=dtype,
+            dtype_bytes=dtype_bytes(dtype),
+            params=params,
+        ),
+        format,
+    )
 
 
 @app.command()
@@ -152,9 +183,13 @@ def specs(
 def verify(
     models: Annotated[list[str] | None, typer.Argument(help="Models to check")] = None,
     all_models: Annotated[bool, typer.Option("--all", help="Check every built-in spec")] = False,
-    against: Annotated[str | None, typer.Option(
-        help="Comma-separated: torch (shapes, params, buffers, FlopCounterMode), fvcore, reference, paper. "
-             "Default: all four when torch is installed, else paper")] = None,
+    against: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated: torch (shapes, params, buffers, FlopCounterMode), fvcore, reference, paper. "
+            "Default: all four when torch is installed, else paper"
+        ),
+    ] = None,
     format: FormatOpt = "rich",
 ) -> None:
     """Check specs exactly against torch, fvcore, the reference model, and published numbers."""
@@ -168,13 +203,17 @@ def verify(
 
     check_choice(format, FORMATS, "--format")
     has_torch = importlib.util.find_spec("torch") is not None
-    wanted = [a.strip() for a in (against or ("torch,fvcore,reference,paper" if has_torch else "paper")).split(",")
-              if a.strip()]
+    wanted = [
+        a.strip()
+        for a in (against or ("torch,fvcore,reference,paper" if has_torch else "paper")).split(",")
+        if a.strip()
+    ]
     for a in wanted:
         check_choice(a, ("torch", "fvcore", "reference", "paper"), "--against")
     if set(wanted) - {"paper"} and not has_torch:
-        raise SpecError("--against torch/fvcore/reference needs torch",
-                        expected="pip install 'cnncost[torch]', or --against paper")
+        raise SpecError(
+            "--against torch/fvcore/reference needs torch", expected="pip install 'cnncost[torch]', or --against paper"
+        )
     names = list(models or [])
     if all_models:
         names = sorted({target for _, target in catalog().values()})
@@ -255,8 +294,7 @@ def memory(
     batch: BatchOpt = 1,
     dtype: DtypeOpt = "fp32",
     optimizer: Annotated[str, typer.Option(help="sgd | momentum | adam | adamw")] = "sgd",
-    amp: Annotated[bool, typer.Option("--amp", help="Mixed precision: fp16 activations, fp32 master weights")]
-    = False,
+    amp: Annotated[bool, typer.Option("--amp", help="Mixed precision: fp16 activations, fp32 master weights")] = False,
     format: FormatOpt = "rich",
 ) -> None:
     """Forward activations, peak inference memory and training memory for one step."""
@@ -294,10 +332,15 @@ def bench(
     dtype: Annotated[str, typer.Option("--dtype", help="fp32 | bf16 | fp16 (fp16: CUDA only)")] = "fp32",
     channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC memory format")] = False,
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the model (compiled in warm-up)")] = False,
-    mode: Annotated[str, typer.Option("--mode", help="inference (eval, inference_mode) | training "
-                                                     "(forward + backward + SGD step)")] = "inference",
-    impl: Annotated[str, typer.Option("--impl", help="spec (the spec-built model) | reference "
-                                                     "(the torchvision/timm model the spec names)")] = "spec",
+    mode: Annotated[
+        str, typer.Option("--mode", help="inference (eval, inference_mode) | training (forward + backward + SGD step)")
+    ] = "inference",
+    impl: Annotated[
+        str,
+        typer.Option(
+            "--impl", help="spec (the spec-built model) | reference (the torchvision/timm model the spec names)"
+        ),
+    ] = "spec",
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="torch intra-op threads")] = None,
     warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed calls per batch size")] = 5,
     min_time: Annotated[float, typer.Option("--min-time", help="Seconds of timed blocks per batch size")] = 1.0,
@@ -326,8 +369,19 @@ def bench(
     from cnncost.torch.bench import BenchConfig, check
     from cnncost.torch.bench import bench as run_bench
 
-    cfg = BenchConfig(device=device, batches=batches, dtype=dtype, channels_last=channels_last, compile=compile,
-                      mode=mode, impl=impl, threads=threads, warmup=warmup, min_time=min_time, input_shape=shape)
+    cfg = BenchConfig(
+        device=device,
+        batches=batches,
+        dtype=dtype,
+        channels_last=channels_last,
+        compile=compile,
+        mode=mode,
+        impl=impl,
+        threads=threads,
+        warmup=warmup,
+        min_time=min_time,
+        input_shape=shape,
+    )
     check(specs, cfg)
     jobs = [(s.name, b) for s in specs for b in batches]
     with Progress(transient=True, console=_stderr_console()) as progress:
@@ -364,7 +418,8 @@ def main() -> None:
         print(exc.ctx.get_help() if exc.ctx else "", file=sys.stderr)
         code = 2
     except cx.ClickException as exc:
-        command = f"{exc.ctx.command_path}: " if exc.ctx else ""
+        ctx = getattr(exc, "ctx", None)  # a usage error knows its command; other click errors do not
+        command = f"{ctx.command_path}: " if ctx else ""
         print(f"error: {command}{' '.join(exc.format_message().split())}", file=sys.stderr)
         code = 2
     except typer.Abort:

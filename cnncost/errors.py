@@ -28,8 +28,7 @@ class SpecError(Exception):
         self.path = path
         self.expected = expected
 
-    def with_context(self, *, file: str | None = None, line: int | None = None,
-                     path: str | None = None) -> SpecError:
+    def with_context(self, *, file: str | None = None, line: int | None = None, path: str | None = None) -> SpecError:
         """Fill in context the raiser did not know (outer layers know the file and line)."""
         self.file = self.file or file
         self.line = self.line or line
@@ -70,7 +69,11 @@ def printable(text: str, newlines: bool = False) -> str:
 
 def _short(text: str, limit: int) -> str:
     """Never a 100 KB message: the middle of a long text is cut."""
-    return text if len(text) <= limit else f"{text[: limit // 2]} … ({len(text) - limit:,} characters) … {text[-limit // 2:]}"
+    return (
+        text
+        if len(text) <= limit
+        else f"{text[: limit // 2]} … ({len(text) - limit:,} characters) … {text[-limit // 2 :]}"
+    )
 
 
 def _short_path(path: str) -> str:

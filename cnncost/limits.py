@@ -29,8 +29,12 @@ class Limit:
 
     def exceeded(self, found: str, file: str | None = None, line: int | None = None) -> SpecError:
         """The error for input over this budget: what was found, the budget, and how to raise it."""
-        return SpecError(f"{found}: over the limit of {self.value:,} {self.what}", file=file, line=line,
-                         expected=f"a smaller spec, or {self.env}=N to raise the limit")
+        return SpecError(
+            f"{found}: over the limit of {self.value:,} {self.what}",
+            file=file,
+            line=line,
+            expected=f"a smaller spec, or {self.env}=N to raise the limit",
+        )
 
 
 SPEC_BYTES = Limit("spec_bytes", 8 * 2**20, "bytes per spec file")

@@ -27,4 +27,5 @@ def write_spec(tmp_path: Path):
         path = tmp_path / name
         path.write_text(textwrap.dedent(text))
         return path
+
     return write

@@ -35,8 +35,12 @@ BLOCK = COMMAND  # the old name
 def _generators() -> dict[str, Callable[[], str]]:
     from cnncost.report import optable
 
-    return {"ops": optable.ops_markdown, "save-rules": optable.saves_markdown,
-            "functions": optable.functions_markdown, "limits": optable.limits_markdown}
+    return {
+        "ops": optable.ops_markdown,
+        "save-rules": optable.saves_markdown,
+        "functions": optable.functions_markdown,
+        "limits": optable.limits_markdown,
+    }
 
 
 GENERATED: dict[str, Callable[[], str]] = _generators()

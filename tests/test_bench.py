@@ -36,9 +36,26 @@ runner = CliRunner()
 FAST = ("--min-time", "0.05", "--warmup", "1", "--threads", "1")
 ROOF = Roof(50e9, "fp32 matmul, fixed for the tests", "tests", 10e9, "tests")
 RESULT_FIELDS = {f.name for f in fields(BenchResult)}
-ENV_FIELDS = {"torch", "cuda_build", "cudnn", "device", "device_name", "cpu_model", "cpu_count", "threads",
-              "dtype", "channels_last", "compile", "mode", "impl", "warmup", "min_time_s", "python", "date",
-              "allocator"}
+ENV_FIELDS = {
+    "torch",
+    "cuda_build",
+    "cudnn",
+    "device",
+    "device_name",
+    "cpu_model",
+    "cpu_count",
+    "threads",
+    "dtype",
+    "channels_last",
+    "compile",
+    "mode",
+    "impl",
+    "warmup",
+    "min_time_s",
+    "python",
+    "date",
+    "allocator",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -60,11 +77,22 @@ def test_sweep_json_has_the_documented_fields_and_consistent_numbers(tmp_path):
     env = doc["environment"]
     assert env["device"] == "cpu" and env["threads"] == 1 and env["torch"] == torch.__version__
     assert doc["config"]["batches"] == [1, 2] and doc["roof"]["ridge"] == pytest.approx(5.0)
-    assert set(doc["conventions"]) >= {"latency", "throughput", "macs", "achieved", "roofline", "memory",
-                                       "page_faults_per_step"}
+    assert set(doc["conventions"]) >= {
+        "latency",
+        "throughput",
+        "macs",
+        "achieved",
+        "roofline",
+        "memory",
+        "page_faults_per_step",
+    }
     results = doc["results"]
-    assert [(x["model"], x["batch"]) for x in results] == [("lenet5", 1), ("lenet5", 2),
-                                                           ("lecture_conv", 1), ("lecture_conv", 2)]
+    assert [(x["model"], x["batch"]) for x in results] == [
+        ("lenet5", 1),
+        ("lenet5", 2),
+        ("lecture_conv", 1),
+        ("lecture_conv", 2),
+    ]
     for x in results:
         assert set(x) == RESULT_FIELDS
         assert x["status"] == "ok" and x["error"] is None and x["device"] == "cpu" and x["dtype"] == "fp32"
@@ -93,8 +121,19 @@ def test_table_and_csv_formats():
     r = run("lecture_conv", "--batch", "1", *FAST)
     assert r.exit_code == 0, r.output
     header = next(line for line in r.stdout.splitlines() if "median ms" in line)
-    for col in ("model", "impl", "device", "dtype", "batch", "p10 ms", "p90 ms", "samples/s", "GMAC/s",
-                "% of peak", "bound"):
+    for col in (
+        "model",
+        "impl",
+        "device",
+        "dtype",
+        "batch",
+        "p10 ms",
+        "p90 ms",
+        "samples/s",
+        "GMAC/s",
+        "% of peak",
+        "bound",
+    ):
         assert col in header
     assert "lecture_conv │ spec │ cpu" in r.stdout and "peak 50.0 GFLOP/s" in r.stdout
     rows = list(csv.DictReader(io.StringIO(run("lenet5", "--batch", "1,2", *FAST, "-f", "csv").stdout)))
@@ -111,8 +150,11 @@ def test_training_mode_counts_three_forward_passes():
     assert r.macs_per_step == 3 * 2 * analyze(spec).totals.macs
     assert r.achieved_macs_per_s == pytest.approx(r.macs_per_step / (r.median_ms / 1e3))
     m = memory(analyze(spec, batch=2), optimizer="momentum")  # the step's SGD(momentum=0.9)
-    assert r.predicted_memory_bytes == m.training_total_bytes == (
-        3 * m.param_bytes + m.buffer_bytes + m.saved_activation_bytes)
+    assert (
+        r.predicted_memory_bytes
+        == m.training_total_bytes
+        == (3 * m.param_bytes + m.buffer_bytes + m.saved_activation_bytes)
+    )
 
 
 def test_oom_in_one_batch_size_is_reported_and_the_sweep_goes_on(monkeypatch):
@@ -234,8 +276,11 @@ def test_roofline_arithmetic_imports_no_torch():
 
     names = sorted(f"cnncost.analysis.{m.name}" for m in pkgutil.iter_modules(cnncost.analysis.__path__))
     assert {"cnncost.analysis.roofline", "cnncost.analysis.devices"} <= set(names)
-    code = "import importlib, sys\n" + "".join(f"importlib.import_module({n!r})\n" for n in names) + (
-        "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))")
+    code = (
+        "import importlib, sys\n"
+        + "".join(f"importlib.import_module({n!r})\n" for n in names)
+        + ("assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))")
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 

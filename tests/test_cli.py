@@ -37,8 +37,9 @@ def test_weights_only_json_totals():
 
 
 def test_batch_dtype_and_input_options():
-    doc = json.loads(run("table", "resnet18", "--batch", "4", "--dtype", "fp16", "--input", "3x112x112",
-                         "-f", "json").stdout)
+    doc = json.loads(
+        run("table", "resnet18", "--batch", "4", "--dtype", "fp16", "--input", "3x112x112", "-f", "json").stdout
+    )
     assert doc["batch"] == 4 and doc["dtype_bytes"] == 2 and doc["input"] == [3, 112, 112]
     assert doc["totals"]["activation_bytes"] == 2 * doc["totals"]["activations"]
     assert doc["output_shape"] == [1000]
@@ -47,8 +48,7 @@ def test_batch_dtype_and_input_options():
 def test_depth_collapses_to_stages():
     doc = json.loads(run("table", "resnet50", "--depth", "1", "-f", "json").stdout)
     names = [layer["name"] for layer in doc["layers"]]
-    assert names == ["input", "conv1", "pool1", "conv2_x", "conv3_x", "conv4_x", "conv5_x", "pool5",
-                     "flatten1", "fc"]
+    assert names == ["input", "conv1", "pool1", "conv2_x", "conv3_x", "conv4_x", "conv5_x", "pool5", "flatten1", "fc"]
     assert sum(layer["macs"] for layer in doc["layers"]) == 4_089_184_256
 
 
@@ -118,10 +118,12 @@ def test_schema_is_json_and_knows_the_ops():
 
 
 def test_table_does_not_import_torch_or_pandas():
-    code = ("import sys; from cnncost.cli import app\n"
-            "try:\n    app(['table', 'vgg16', '-f', 'json'])\nexcept SystemExit:\n    pass\n"
-            "bad = [m for m in ('torch', 'pandas', 'torchvision', 'fvcore') if m in sys.modules]\n"
-            "print('IMPORTED', bad, file=sys.stderr)")
+    code = (
+        "import sys; from cnncost.cli import app\n"
+        "try:\n    app(['table', 'vgg16', '-f', 'json'])\nexcept SystemExit:\n    pass\n"
+        "bad = [m for m in ('torch', 'pandas', 'torchvision', 'fvcore') if m in sys.modules]\n"
+        "print('IMPORTED', bad, file=sys.stderr)"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "IMPORTED []" in r.stderr
     assert json.loads(r.stdout)["totals"]["params"] == 138_357_544

@@ -172,21 +172,35 @@ def test_unet_totals_by_hand():
     """The catalogue's U-Net: 1×64×64, 4 levels down from 16 channels, 2 classes."""
     a = analyze("unet")
     t = a.totals
-    assert unet_arithmetic(4, 16, 2, (1, 64, 64)) == {"params": t.params, "buffers": t.buffers, "macs": t.macs,
-                                                       "weight_layers": t.weight_layers}
+    assert unet_arithmetic(4, 16, 2, (1, 64, 64)) == {
+        "params": t.params,
+        "buffers": t.buffers,
+        "macs": t.macs,
+        "weight_layers": t.weight_layers,
+    }
     assert (t.params, t.macs) == (1_942_306, 188_416_000)
     assert a.layers[-1].out_shape == (2, 64, 64)
 
 
-@pytest.mark.parametrize(("depth", "base", "classes", "shape"), [
-    (4, 16, 2, (1, 64, 64)), (3, 8, 5, (3, 40, 48)), (1, 4, 1, (2, 6, 10)), (5, 32, 21, (3, 96, 96)),
-])
+@pytest.mark.parametrize(
+    ("depth", "base", "classes", "shape"),
+    [
+        (4, 16, 2, (1, 64, 64)),
+        (3, 8, 5, (3, 40, 48)),
+        (1, 4, 1, (2, 6, 10)),
+        (5, 32, 21, (3, 96, 96)),
+    ],
+)
 def test_unet_parameters_by_hand(write_spec, depth, base, classes, shape):
     spec = unet_spec(write_spec, depth, base, classes, shape)
     a = analyze(spec)
     t = a.totals
-    assert {"params": t.params, "buffers": t.buffers, "macs": t.macs, "weight_layers": t.weight_layers} == \
-        unet_arithmetic(depth, base, classes, shape)
+    assert {
+        "params": t.params,
+        "buffers": t.buffers,
+        "macs": t.macs,
+        "weight_layers": t.weight_layers,
+    } == unet_arithmetic(depth, base, classes, shape)
     assert a.layers[-1].out_shape == (classes, *shape[1:])
 
 
@@ -219,8 +233,13 @@ def test_linear_over_the_last_axis(write_spec):
         """
     a = analyze(load_model(str(write_spec(text % ", dims: last"))))
     fc = a.layers[-1]
-    assert (fc.out_shape, fc.weights, fc.biases, fc.macs, fc.fvcore) == ((5, 7, 11), 6 * 11, 11, 5 * 7 * 6 * 11,
-                                                                         5 * 7 * 6 * 11)
+    assert (fc.out_shape, fc.weights, fc.biases, fc.macs, fc.fvcore) == (
+        (5, 7, 11),
+        6 * 11,
+        11,
+        5 * 7 * 6 * 11,
+        5 * 7 * 6 * 11,
+    )
     with pytest.raises(SpecError) as err:
         analyze(load_model(str(write_spec(text % ""))))
     assert "linear needs a flat input, got 5×7×6" in err.value.message and "dims: last" in err.value.expected

@@ -17,29 +17,47 @@ pytest.importorskip("fvcore")
 from cnncost.torch.builder import build  # noqa: E402
 from cnncost.torch.crosscheck import UNEXPLAINED, crosscheck  # noqa: E402
 
-DEEP = {"efficientnet_v2_m", "efficientnet_v2_l", "regnet_y_32gf", "regnet_y_128gf", "convnext_base",
-        "convnext_large", "fcn_resnet50", "deeplabv3_resnet50", "fcn_resnet101", "deeplabv3_resnet101"}
+DEEP = {
+    "efficientnet_v2_m",
+    "efficientnet_v2_l",
+    "regnet_y_32gf",
+    "regnet_y_128gf",
+    "convnext_base",
+    "convnext_large",
+    "fcn_resnet50",
+    "deeplabv3_resnet50",
+    "fcn_resnet101",
+    "deeplabv3_resnet101",
+}
 """The heaviest forward passes at their own input size (EfficientNetV2-M/L at 480×480: ~40-60 s each)."""
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize("model", [pytest.param(m, marks=pytest.mark.slow) if m in DEEP else m
-                                   for m in catalogue()])
+@pytest.mark.parametrize("model", [pytest.param(m, marks=pytest.mark.slow) if m in DEEP else m for m in catalogue()])
 def test_engine_equals_torch_fvcore_and_reference(model):
     checks = crosscheck(load_model(model))
-    failures = [f"{c.check}: cnncost {c.engine} vs {c.oracle}; " + "; ".join(c.details[:5])
-                for c in checks if not c.ok]
+    failures = [f"{c.check}: cnncost {c.engine} vs {c.oracle}; " + "; ".join(c.details[:5]) for c in checks if not c.ok]
     assert not failures, "\n".join(failures)
     unexplained = [op for c in checks for op, (_, why) in c.skipped.items() if why == UNEXPLAINED]
     assert not unexplained, f"fvcore skips {unexplained}: say why in the op class's fvcore_skips"
-    assert {c.check.split(" (")[0] for c in checks} >= {"shapes", "params", "buffers", "FlopCounterMode = 2×MACs",
-                                                        "fvcore total"}
+    assert {c.check.split(" (")[0] for c in checks} >= {
+        "shapes",
+        "params",
+        "buffers",
+        "FlopCounterMode = 2×MACs",
+        "fvcore total",
+    }
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize(("model", "params"), [
-    ("resnet50", 25_557_032), ("vgg16", 138_357_544), ("alexnet", 61_100_840),
-])
+@pytest.mark.parametrize(
+    ("model", "params"),
+    [
+        ("resnet50", 25_557_032),
+        ("vgg16", 138_357_544),
+        ("alexnet", 61_100_840),
+    ],
+)
 def test_named_references_match(model, params):
     spec = load_model(model)
     assert spec.reference.startswith("torchvision.models.")
@@ -89,9 +107,11 @@ def test_a_wrong_layer_is_named(write_spec, monkeypatch):
 def test_a_spec_with_a_wrong_layer_fails_against_its_reference_with_the_layer_named(write_spec):
     """A ResNet-18 spec whose conv3_x.0.conv2 wrongly has a bias: the reference check names it."""
     text = (Path(__file__).resolve().parent.parent / "specs" / "resnet.yaml").read_text()
-    wrong = text.replace("      - conv: {out: planes, k: 3, pad: 1, bias: false}\n      - bn\n    shortcut",
-                         "      - conv: {out: planes, k: 3, pad: 1, bias: \"planes != 128\"}\n      - bn\n"
-                         "    shortcut", 1)
+    wrong = text.replace(
+        "      - conv: {out: planes, k: 3, pad: 1, bias: false}\n      - bn\n    shortcut",
+        '      - conv: {out: planes, k: 3, pad: 1, bias: "planes != 128"}\n      - bn\n    shortcut',
+        1,
+    )
     assert wrong != text
     spec = load_model(f"{write_spec(wrong, 'resnet.yaml')}:resnet18")
     checks = {c.check: c for c in crosscheck(spec, ["reference"])}

@@ -40,9 +40,9 @@ def d121():
 def test_torchvision_totals(name):
     _, _, _, params, buffers, macs = IMAGENET[name]
     a = analyze(name)
-    assert a.totals.params == params              # torchvision meta num_params
+    assert a.totals.params == params  # torchvision meta num_params
     assert a.totals.buffers == buffers
-    assert a.totals.macs == macs                  # torchvision meta _ops, to 3 decimals
+    assert a.totals.macs == macs  # torchvision meta _ops, to 3 decimals
     assert a.layers[-1].out_shape == (1000,)
 
 
@@ -54,21 +54,30 @@ def test_block_widths_follow_growth_and_compression(name):
     for j, n in enumerate(blocks, start=1):
         block = a.within((f"denseblock{j}",))
         assert block.in_shapes == ((c, size, size),)
-        c += n * k                                 # each dense layer adds k channels
+        c += n * k  # each dense layer adds k channels
         assert block.out_shape == (c, size, size)
         if j < len(blocks):
-            c //= 2                                # transition: θ = 0.5, 2×2/2 average pool
+            c //= 2  # transition: θ = 0.5, 2×2/2 average pool
             size //= 2
             assert a.within((f"transition{j}",)).out_shape == (c, size, size)
     assert layer(a, "classifier").in_shapes == ((c,),)
 
 
 def test_densenet121_stem_and_stage_shapes(d121):
-    expected = {"conv0": (64, 112, 112), "pool0": (64, 56, 56), "denseblock1": (256, 56, 56),
-                "transition1": (128, 28, 28), "denseblock2": (512, 28, 28),
-                "transition2": (256, 14, 14), "denseblock3": (1024, 14, 14),
-                "transition3": (512, 7, 7), "denseblock4": (1024, 7, 7), "norm5": (1024, 7, 7),
-                "pool": (1024, 1, 1), "classifier": (1000,)}
+    expected = {
+        "conv0": (64, 112, 112),
+        "pool0": (64, 56, 56),
+        "denseblock1": (256, 56, 56),
+        "transition1": (128, 28, 28),
+        "denseblock2": (512, 28, 28),
+        "transition2": (256, 14, 14),
+        "denseblock3": (1024, 14, 14),
+        "transition3": (512, 7, 7),
+        "denseblock4": (1024, 7, 7),
+        "norm5": (1024, 7, 7),
+        "pool": (1024, 1, 1),
+        "classifier": (1000,),
+    }
     assert {k: d121.within((k,)).out_shape for k in expected} == expected
 
 
@@ -82,9 +91,10 @@ def test_dense_layer_is_bn_relu_1x1_bn_relu_3x3(d121):
     assert d121.within(("transition1",)).params == 2 * 256 + 256 * 128
 
 
-@pytest.mark.parametrize(("name", "layers"), [("densenet121", 121), ("densenet169", 169),
-                                               ("densenet201", 201), ("densenet161", 161),
-                                               ("densenet264", 265)])
+@pytest.mark.parametrize(
+    ("name", "layers"),
+    [("densenet121", 121), ("densenet169", 169), ("densenet201", 201), ("densenet161", 161), ("densenet264", 265)],
+)
 def test_weight_layer_count_is_the_name(name, layers):
     """stem conv + 2 per dense layer + 3 transitions + classifier; DenseNet-264 counts 265."""
     assert analyze(name).depth == layers
@@ -104,17 +114,18 @@ def test_cifar_params_and_layout(name):
     k, depth, bottleneck, params, published = CIFAR[name]
     a = analyze(name)
     assert a.totals.params == params
-    assert abs(params - published) <= 0.05e6        # the table's one decimal in millions
+    assert abs(params - published) <= 0.05e6  # the table's one decimal in millions
     n = (depth - 4) // (6 if bottleneck else 3)
-    assert a.depth == depth                         # L counts every conv and the classifier
+    assert a.depth == depth  # L counts every conv and the classifier
     sizes = [32, 16, 8]
     c = 2 * k if bottleneck else 16
     assert layer(a, "conv0").label == "conv 3×3"
     for j, size in enumerate(sizes, start=1):
         block = a.within((f"denseblock{j}",))
         assert block.in_shapes == ((c, size, size),)
-        assert len([r for r in a.layers if r.path[0] == f"denseblock{j}" and r.kind == "conv"]) == \
-            n * (2 if bottleneck else 1)
+        assert len([r for r in a.layers if r.path[0] == f"denseblock{j}" and r.kind == "conv"]) == n * (
+            2 if bottleneck else 1
+        )
         c += n * k
         assert block.out_shape == (c, size, size)
         if j < 3:
@@ -135,7 +146,7 @@ def test_densenet40_k12_basic_layer_is_one_3x3_conv():
     a = analyze("densenet40_k12")
     names = {r.path[-1] for r in a.layers if r.path[:2] == ("denseblock1", "0")}
     assert names == {"norm2", "relu2", "conv2", "concat"}
-    assert a.within(("denseblock3",)).out_shape == (16 + 3 * 12 * 12, 8, 8)   # no compression: 448
+    assert a.within(("denseblock3",)).out_shape == (16 + 3 * 12 * 12, 8, 8)  # no compression: 448
 
 
 # -- published numbers ------------------------------------------------------------------------

@@ -74,7 +74,7 @@ def test_layer_counts():
 def test_head():
     a = analyze("dpn131")
     assert a.within(("conv5_bn_ac",)).params == 2 * 2688
-    assert a.within(("classifier",)).params == 2688 * 1000 + 1000   # 1×1 conv with bias
+    assert a.within(("classifier",)).params == 2688 * 1000 + 1000  # 1×1 conv with bias
 
 
 def test_dpn131_at_320():

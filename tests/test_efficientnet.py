@@ -29,8 +29,16 @@ TABLE1 = [
 ]
 
 # torchvision's compound coefficients and resolutions: width, depth, input
-SCALING = {0: (1.0, 1.0, 224), 1: (1.0, 1.1, 240), 2: (1.1, 1.2, 260), 3: (1.2, 1.4, 300),
-           4: (1.4, 1.8, 380), 5: (1.6, 2.2, 456), 6: (1.8, 2.6, 528), 7: (2.0, 3.1, 600)}
+SCALING = {
+    0: (1.0, 1.0, 224),
+    1: (1.0, 1.1, 240),
+    2: (1.1, 1.2, 260),
+    3: (1.2, 1.4, 300),
+    4: (1.4, 1.8, 380),
+    5: (1.6, 2.2, 456),
+    6: (1.8, 2.6, 528),
+    7: (2.0, 3.1, 600),
+}
 
 
 def blocks(a, stage):
@@ -49,8 +57,16 @@ def test_b0_depth1_table_is_the_lecture_table():
         if stage not in ("stage1", "stage9"):
             assert len(blocks(a, stage)) == n, stage
     assert [rows[s].out_shape for s, *_ in TABLE1] == [
-        (32, 112, 112), (16, 112, 112), (24, 56, 56), (40, 28, 28), (80, 14, 14),
-        (112, 14, 14), (192, 7, 7), (320, 7, 7), (1280, 7, 7)]
+        (32, 112, 112),
+        (16, 112, 112),
+        (24, 56, 56),
+        (40, 28, 28),
+        (80, 14, 14),
+        (112, 14, 14),
+        (192, 7, 7),
+        (320, 7, 7),
+        (1280, 7, 7),
+    ]
     assert [p for p in rows if not p.startswith("stage")] == ["input", "avgpool", "flatten1", "dropout", "classifier"]
     assert rows["classifier"].out_shape == (1000,)
 
@@ -79,8 +95,8 @@ def test_mbconv_squeeze_excitation_and_residual():
     assert layer(a, "stage6", "1", "block", "add").out_shape == (112, 14, 14)
     # first blocks change width or stride: no residual; stage2's single block goes 32 → 16
     assert not [r for r in a.layers if r.path[:2] == ("stage6", "0") and r.kind == "add"]
-    assert layer(a, "stage2", "0", "block", "se", "gate", "fc1").out_shape == (8, 1, 1)   # 32 // 4
-    assert sum(1 for r in a.layers if r.kind == "add") == 9          # 16 blocks, 7 first ones
+    assert layer(a, "stage2", "0", "block", "se", "gate", "fc1").out_shape == (8, 1, 1)  # 32 // 4
+    assert sum(1 for r in a.layers if r.kind == "add") == 9  # 16 blocks, 7 first ones
     assert a.depth == 82
 
 
@@ -97,16 +113,19 @@ def test_compound_scaling(b):
     assert rows["stage9"].out_shape[0] == 4 * make_divisible(320 * w, 8)
 
 
-@pytest.mark.parametrize(("b", "params", "macs", "buffers"), [
-    (0, 5_288_548, 385_814_752, 42_065),        # torchvision meta: 5,288,548, _ops 0.386
-    (1, 7_794_184, 686_802_832, 62_117),        # 7,794,184, 0.687
-    (2, 9_109_994, 993_561_872, 67_637),        # 9,109,994 (_ops 1.088 is at 288×288)
-    (3, 12_233_232, 1_827_141_392, 87_374),     # 12,233,232, 1.827
-    (4, 19_341_616, 4_393_771_024, 125_296),    # 19,341,616, 4.394
-    (5, 30_389_784, 10_266_384_752, 172_852),   # 30,389,784, 10.266
-    (6, 43_040_704, 19_067_593_536, 224_566),   # 43,040,704, 19.068
-    (7, 66_347_960, 37_745_884_192, 310_883),   # 66,347,960, 37.746
-])
+@pytest.mark.parametrize(
+    ("b", "params", "macs", "buffers"),
+    [
+        (0, 5_288_548, 385_814_752, 42_065),  # torchvision meta: 5,288,548, _ops 0.386
+        (1, 7_794_184, 686_802_832, 62_117),  # 7,794,184, 0.687
+        (2, 9_109_994, 993_561_872, 67_637),  # 9,109,994 (_ops 1.088 is at 288×288)
+        (3, 12_233_232, 1_827_141_392, 87_374),  # 12,233,232, 1.827
+        (4, 19_341_616, 4_393_771_024, 125_296),  # 19,341,616, 4.394
+        (5, 30_389_784, 10_266_384_752, 172_852),  # 30,389,784, 10.266
+        (6, 43_040_704, 19_067_593_536, 224_566),  # 43,040,704, 19.068
+        (7, 66_347_960, 37_745_884_192, 310_883),  # 66,347,960, 37.746
+    ],
+)
 def test_totals(b, params, macs, buffers):
     a = analyze(f"efficientnet_b{b}")
     assert a.totals.params == params
@@ -127,7 +146,7 @@ def test_stochastic_depth_only_changes_training_macs():
     # stage6 block 1 is block 1 + 2 + 2 + 3 + 1 = 9 of the network (counting from 0), a residual one
     conv = layer(a, "stage6", "1", "block", "expand", "conv")
     assert Fraction(conv.train_macs) == pytest.approx(conv.macs * (1 - Fraction(2, 10) * 9 / 16))
-    first = layer(a, "stage6", "0", "block", "expand", "conv")      # no residual: always runs
+    first = layer(a, "stage6", "0", "block", "expand", "conv")  # no residual: always runs
     assert first.train_macs == first.macs
     assert float(a.totals.train_macs) == pytest.approx(362_489_334.4)
     assert a.totals.train_macs < a.totals.macs == 385_814_752

@@ -21,8 +21,19 @@ def test_lecture_conv_example():
 
 def test_alexnet_paper_shape_chain_and_conv1():
     a = analyze("alexnet_paper")
-    assert shapes(a) == [(96, 55, 55), (96, 27, 27), (256, 27, 27), (256, 13, 13), (384, 13, 13),
-                         (384, 13, 13), (256, 13, 13), (256, 6, 6), (4096,), (4096,), (1000,)]
+    assert shapes(a) == [
+        (96, 55, 55),
+        (96, 27, 27),
+        (256, 27, 27),
+        (256, 13, 13),
+        (384, 13, 13),
+        (384, 13, 13),
+        (256, 13, 13),
+        (256, 6, 6),
+        (4096,),
+        (4096,),
+        (1000,),
+    ]
     conv1 = a.within(("conv1",))
     assert conv1.params == 34_944 == 11 * 11 * 3 * 96 + 96
     assert a.totals.params == 60_965_224
@@ -35,11 +46,28 @@ def test_alexnet_torchvision():
 
 
 VGG16_ROWS = [  # lecture 004: (memory elements, weights without biases) per row
-    (150_528, 0), (3_211_264, 1_728), (3_211_264, 36_864), (802_816, 0), (1_605_632, 73_728),
-    (1_605_632, 147_456), (401_408, 0), (802_816, 294_912), (802_816, 589_824), (802_816, 589_824),
-    (200_704, 0), (401_408, 1_179_648), (401_408, 2_359_296), (401_408, 2_359_296), (100_352, 0),
-    (100_352, 2_359_296), (100_352, 2_359_296), (100_352, 2_359_296), (25_088, 0),
-    (4_096, 102_760_448), (4_096, 16_777_216), (1_000, 4_096_000),
+    (150_528, 0),
+    (3_211_264, 1_728),
+    (3_211_264, 36_864),
+    (802_816, 0),
+    (1_605_632, 73_728),
+    (1_605_632, 147_456),
+    (401_408, 0),
+    (802_816, 294_912),
+    (802_816, 589_824),
+    (802_816, 589_824),
+    (200_704, 0),
+    (401_408, 1_179_648),
+    (401_408, 2_359_296),
+    (401_408, 2_359_296),
+    (100_352, 0),
+    (100_352, 2_359_296),
+    (100_352, 2_359_296),
+    (100_352, 2_359_296),
+    (25_088, 0),
+    (4_096, 102_760_448),
+    (4_096, 16_777_216),
+    (1_000, 4_096_000),
 ]
 
 
@@ -58,11 +86,18 @@ def test_vgg16_torchvision_adds_the_adaptive_pool():
     assert t.activations == 15_237_608 + 7 * 7 * 512 == 15_262_696
 
 
-@pytest.mark.parametrize(("model", "macs"), [
-    ("resnet18", 1_814_073_344), ("resnet34", 3_663_761_408),
-    ("resnet50_paper", 3_857_973_248), ("resnet101_paper", 7_570_194_432),
-    ("resnet152_paper", 11_282_415_616), ("resnet50", 4_089_184_256), ("resnet152", 11_513_626_624),
-])
+@pytest.mark.parametrize(
+    ("model", "macs"),
+    [
+        ("resnet18", 1_814_073_344),
+        ("resnet34", 3_663_761_408),
+        ("resnet50_paper", 3_857_973_248),
+        ("resnet101_paper", 7_570_194_432),
+        ("resnet152_paper", 11_282_415_616),
+        ("resnet50", 4_089_184_256),
+        ("resnet152", 11_513_626_624),
+    ],
+)
 def test_resnet_macs(model, macs):
     assert analyze(model).totals.macs == macs
 
@@ -76,10 +111,24 @@ def test_resnet_params():
 
 def test_resnet_stages_at_depth_1():
     rows = {r.name: r for r in analyze("resnet50").collapsed(1)}
-    assert [n for n in rows] == ["input", "conv1", "pool1", "conv2_x", "conv3_x", "conv4_x", "conv5_x",
-                                 "pool5", "flatten1", "fc"]
+    assert [n for n in rows] == [
+        "input",
+        "conv1",
+        "pool1",
+        "conv2_x",
+        "conv3_x",
+        "conv4_x",
+        "conv5_x",
+        "pool5",
+        "flatten1",
+        "fc",
+    ]
     assert [rows[s].out_shape for s in ("conv2_x", "conv3_x", "conv4_x", "conv5_x")] == [
-        (256, 56, 56), (512, 28, 28), (1024, 14, 14), (2048, 7, 7)]
+        (256, 56, 56),
+        (512, 28, 28),
+        (1024, 14, 14),
+        (2048, 7, 7),
+    ]
 
 
 def test_batch_scales_macs_and_activations_not_params():
@@ -124,8 +173,7 @@ def test_all_ops_breakdown():
     t = analyze("resnet18").totals
     assert t.ops["conv"] + t.ops["linear"] == 2 * t.macs
     # BN: 2 per element of every BN output; resnet18 has BN after every conv.
-    bn = sum(2 * r.out_shape[0] * r.out_shape[1] * r.out_shape[2] for r in analyze("resnet18").layers
-             if r.kind == "bn")
+    bn = sum(2 * r.out_shape[0] * r.out_shape[1] * r.out_shape[2] for r in analyze("resnet18").layers if r.kind == "bn")
     assert t.ops["bn"] == bn
     assert t.ops["elementwise"] > 0 and t.ops["act"] > 0 and t.ops["pool"] > 0
 
@@ -133,10 +181,16 @@ def test_all_ops_breakdown():
 def test_mean_is_global_avgpool_that_fvcore_does_not_count(write_spec):
     """timm's SE squeeze ``x.mean((2, 3), keepdim=True)``: same shape and ops as a global pool,
     but fvcore has no handle for aten::mean (adaptive_avg_pool2d counts one per input element)."""
-    a = analyze(load_model(str(write_spec("""
+    a = analyze(
+        load_model(
+            str(
+                write_spec("""
         input: [16, 7, 7]
         layers: [{mean: {}, name: m}, {ref: input}, {global_avgpool: {}, name: g}]
-        """))))
+        """)
+            )
+        )
+    )
     m, g = a.layers[1], a.layers[2]
     assert m.out_shape == g.out_shape == (16, 1, 1)
     assert m.all_ops == g.all_ops == 16 * 7 * 7

@@ -15,49 +15,63 @@ def error_of(write_spec, text: str) -> SpecError:
 
 
 def test_unknown_layer_type_suggests(write_spec):
-    e = error_of(write_spec, """
+    e = error_of(
+        write_spec,
+        """
         input: [3, 32, 32]
         layers:
           - covn: {out: 8, k: 3}
-        """)
+        """,
+    )
     assert "unknown layer type 'covn'" in str(e)
     assert "conv" in e.expected
     assert e.line == 4
 
 
 def test_missing_field(write_spec):
-    e = error_of(write_spec, """
+    e = error_of(
+        write_spec,
+        """
         input: [3, 32, 32]
         layers:
           - relu
           - conv: {k: 3}
-        """)
+        """,
+    )
     assert "missing required field 'out'" in e.message
     assert e.path == "conv1"
     assert e.line == 5
 
 
 def test_mistyped_field_lists_allowed(write_spec):
-    e = error_of(write_spec, """
+    e = error_of(
+        write_spec,
+        """
         input: [3, 32, 32]
         layers:
           - conv: {out: 8, kernal: 3}
-        """)
+        """,
+    )
     assert "unknown field 'kernal'" in e.message
     assert "k" in e.expected and "stride" in e.expected
 
 
 def test_wrong_type(write_spec):
-    e = error_of(write_spec, """
+    e = error_of(
+        write_spec,
+        """
         input: [3, 32, 32]
         layers:
           - conv: {out: 8.5, k: 3}
-        """)
+        """,
+    )
     assert "8.5 is not a whole number" in e.message
 
 
 def test_channel_mismatch_at_add_names_the_layer(write_spec):
-    e = error_of(write_spec, """
+    e = error_of(
+        write_spec,
+        """
         input: [3, 32, 32]
         blocks:
           unit(w):
@@ -65,50 +79,64 @@ def test_channel_mismatch_at_add_names_the_layer(write_spec):
         layers:
           - conv: {out: 256, k: 1}
           - stage3: {repeat: 1, block: unit, w: 512}
-        """)
-    assert str(e).endswith("stage3.0.add: channels 512 and 256 cannot be added "
-                           "(expected a projection shortcut to match channels)")
+        """,
+    )
+    assert str(e).endswith(
+        "stage3.0.add: channels 512 and 256 cannot be added (expected a projection shortcut to match channels)"
+    )
     assert e.line is not None
 
 
 def test_spatial_mismatch_at_concat(write_spec):
-    e = error_of(write_spec, """
+    e = error_of(
+        write_spec,
+        """
         input: [3, 32, 32]
         layers:
           - concat:
             - [conv: {out: 8, k: 3, pad: 1}]
             - [conv: {out: 8, k: 3}]
-        """)
+        """,
+    )
     assert "concat" in e.message and "8×30×30" in e.message and "8×32×32" in e.message
     assert e.path == "concat1.concat"
 
 
 def test_kernel_larger_than_padded_input(write_spec):
-    e = error_of(write_spec, """
+    e = error_of(
+        write_spec,
+        """
         input: [3, 4, 4]
         layers:
           - conv: {out: 8, k: 7, pad: 1}
-        """)
+        """,
+    )
     assert "kernel 7 is larger than the padded input 4+1+1 = 6" in e.message
 
 
 def test_linear_on_a_feature_map(write_spec):
-    e = error_of(write_spec, """
+    e = error_of(
+        write_spec,
+        """
         input: [3, 4, 4]
         layers:
           - linear: {out: 10}
-        """)
+        """,
+    )
     assert "flat input" in e.message and "flatten" in e.expected
 
 
 def test_unknown_block_argument(write_spec):
-    e = error_of(write_spec, """
+    e = error_of(
+        write_spec,
+        """
         input: [3, 8, 8]
         blocks:
           unit(w, stride=1): [conv: {out: w, k: 3, stride: stride, pad: 1}]
         layers:
           - unit: {w: 4, strid: 2}
-        """)
+        """,
+    )
     assert "unit(w, stride): unknown argument 'strid'" in e.message
 
 
@@ -141,12 +169,15 @@ def test_unknown_model_suggests_close_names():
 
 
 def test_block_may_not_shadow_an_op(write_spec):
-    e = error_of(write_spec, """
+    e = error_of(
+        write_spec,
+        """
         input: [3, 8, 8]
         blocks:
           conv(w): [relu]
         layers: [relu]
-        """)
+        """,
+    )
     assert "has the name of a built-in layer type" in e.message
 
 
@@ -160,5 +191,7 @@ def test_stride_that_does_not_tile_warns_with_rows(write_spec):
     assert a.layers[-1].out_shape == (1, 2, 2)
     messages = [str(w) for w in a.warnings]
     assert len(messages) == 1
-    assert messages[0].endswith("net.yaml:4: conv1: stride 3 does not tile the input: "
-                                "(7+0-3)/3+1 = 2.33; input rows 6 and columns 6 are never read")
+    assert messages[0].endswith(
+        "net.yaml:4: conv1: stride 3 does not tile the input: "
+        "(7+0-3)/3+1 = 2.33; input rows 6 and columns 6 are never read"
+    )

@@ -10,8 +10,7 @@ torch = pytest.importorskip("torch")
 
 
 @settings(max_examples=150, deadline=None)
-@given(n=st.integers(1, 40), k=st.integers(1, 7), s=st.integers(1, 4), p=st.integers(0, 3),
-       d=st.integers(1, 3))
+@given(n=st.integers(1, 40), k=st.integers(1, 7), s=st.integers(1, 4), p=st.integers(0, 3), d=st.integers(1, 3))
 def test_conv_out_len_matches_conv2d(n, k, s, p, d):
     eff = d * (k - 1) + 1
     if eff > n + 2 * p:
@@ -22,8 +21,7 @@ def test_conv_out_len_matches_conv2d(n, k, s, p, d):
 
 
 @settings(max_examples=150, deadline=None)
-@given(n=st.integers(1, 40), k=st.integers(1, 6), s=st.integers(1, 4), p=st.integers(0, 3),
-       ceil=st.booleans())
+@given(n=st.integers(1, 40), k=st.integers(1, 6), s=st.integers(1, 4), p=st.integers(0, 3), ceil=st.booleans())
 def test_pool_out_len_matches_maxpool_with_ceil_mode(n, k, s, p, ceil):
     if p > k // 2 or k > n + 2 * p:
         return  # torch rejects these; the engine reports them as spec errors

@@ -44,11 +44,15 @@ def test_dates_are_text_and_bad_scalars_are_errors(write_spec):
 
 def test_nesting_and_control_characters(write_spec):
     deep = write_spec("input: [3, 8, 8]\nlayers: " + "[" * 300 + "relu" + "]" * 300 + "\n")
-    assert error_of(deep).endswith(":2: the YAML: over the limit of 100 levels of YAML nesting "
-                                   "(expected a smaller spec, or CNNCOST_MAX_YAML_DEPTH=N to raise the limit)")
+    assert error_of(deep).endswith(
+        ":2: the YAML: over the limit of 100 levels of YAML nesting "
+        "(expected a smaller spec, or CNNCOST_MAX_YAML_DEPTH=N to raise the limit)"
+    )
     bell = write_spec('input: [3, 8, 8]\nlayers: [relu]\ntitle: "a\x07b"\n')
-    assert error_of(bell).endswith(":3: invalid YAML: character U+0007 is not allowed "
-                                   "(expected printable text (a tab is written \\t inside quotes))")
+    assert error_of(bell).endswith(
+        ":3: invalid YAML: character U+0007 is not allowed "
+        "(expected printable text (a tab is written \\t inside quotes))"
+    )
 
 
 # -- resource bombs --------------------------------------------------------------------------
@@ -61,12 +65,16 @@ def test_alias_bomb_in_unused_metadata(write_spec):
 
 def test_repeat_and_recursion_budgets(write_spec):
     huge = write_spec("input: [3, 8, 8]\nlayers:\n  - repeat: 1000000000\n    body: [relu]\n")
-    assert error_of(huge).endswith(":3: repeat: 1,000,000,000 repetitions: over the limit of 200,000 layers after "
-                                   "expansion (expected a smaller spec, or CNNCOST_MAX_LAYERS=N to raise the limit)")
+    assert error_of(huge).endswith(
+        ":3: repeat: 1,000,000,000 repetitions: over the limit of 200,000 layers after "
+        "expansion (expected a smaller spec, or CNNCOST_MAX_LAYERS=N to raise the limit)"
+    )
     mutual = write_spec("input: [3, 8, 8]\nblocks:\n  a(): [b]\n  b(): [a]\nlayers: [a]\n")
     message = error_of(mutual)
-    assert "block calls a → b → a → ... → b → a → b (a block that calls itself with no end?): over the limit " \
-           "of 100 nested block calls" in message
+    assert (
+        "block calls a → b → a → ... → b → a → b (a block that calls itself with no end?): over the limit "
+        "of 100 nested block calls" in message
+    )
     assert len(message) < 400  # the 100-level path is abbreviated
 
 

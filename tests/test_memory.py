@@ -59,8 +59,15 @@ def test_memory_and_compare_cli():
 
 torch = pytest.importorskip("torch")
 
-DEEP = {"cifar_resnet1202", "preact_resnet1001", "efficientnet_v2_l", "regnet_y_128gf", "convnext_large",
-        "fcn_resnet101", "deeplabv3_resnet101"}
+DEEP = {
+    "cifar_resnet1202",
+    "preact_resnet1001",
+    "efficientnet_v2_l",
+    "regnet_y_128gf",
+    "convnext_large",
+    "fcn_resnet101",
+    "deeplabv3_resnet101",
+}
 
 
 def check_shape(spec) -> tuple[int, ...]:
@@ -79,8 +86,7 @@ def check_shape(spec) -> tuple[int, ...]:
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize("model", [pytest.param(m, marks=pytest.mark.slow) if m in DEEP else m
-                                   for m in catalogue()])
+@pytest.mark.parametrize("model", [pytest.param(m, marks=pytest.mark.slow) if m in DEEP else m for m in catalogue()])
 def test_saved_for_backward_equals_autograd(model):
     """Σ unique storages autograd saves (saved_tensors_hooks, params/buffers excluded), batch 2."""
     from cnncost.spec.expand import expand

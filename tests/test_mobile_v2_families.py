@@ -92,21 +92,24 @@ def test_mnasnet_inverted_residual_stacks(model):
             block = ("stacks", str(j), li, "layers")
             c_in = layer(a, *block, "expand", "conv").in_shapes[0]
             dw = layer(a, *block, "depthwise", "conv")
-            assert dw.out_shape[0] == c_in[0] * t                          # mid_ch = in · t, no rounding
+            assert dw.out_shape[0] == c_in[0] * t  # mid_ch = in · t, no rounding
             assert dw.label.startswith(f"conv {k}×{k}")
             assert dw.out_shape[1] == c_in[1] // (stride if li == "0" else 1)
             adds = [r for r in a.layers if r.path[:5] == (*block, "add")]
-            assert len(adds) == (li != "0"), (j, li)                        # the first of a stack has no skip
+            assert len(adds) == (li != "0"), (j, li)  # the first of a stack has no skip
     assert sum(1 for r in a.layers if r.kind == "add") == sum(n - 1 for *_, n in MNAS_STACKS) == 10
-    assert a.depth == 3 + sum(3 * n for *_, n in MNAS_STACKS) + 2          # 53 conv + linear layers
+    assert a.depth == 3 + sum(3 * n for *_, n in MNAS_STACKS) + 2  # 53 conv + linear layers
 
 
-@pytest.mark.parametrize(("model", "params", "macs"), [
-    ("mnasnet0_5", 2_218_512, 104_455_968),        # torchvision meta: 2,218,512, _ops 0.104
-    ("mnasnet0_75", 3_170_208, 215_493_104),       # 3,170,208, 0.215
-    ("mnasnet1_0", 4_383_312, 314_415_872),        # 4,383,312, 0.314
-    ("mnasnet1_3", 6_282_256, 526_362_432),        # 6,282,256, 0.526
-])
+@pytest.mark.parametrize(
+    ("model", "params", "macs"),
+    [
+        ("mnasnet0_5", 2_218_512, 104_455_968),  # torchvision meta: 2,218,512, _ops 0.104
+        ("mnasnet0_75", 3_170_208, 215_493_104),  # 3,170,208, 0.215
+        ("mnasnet1_0", 4_383_312, 314_415_872),  # 4,383,312, 0.314
+        ("mnasnet1_3", 6_282_256, 526_362_432),  # 6,282,256, 0.526
+    ],
+)
 def test_mnasnet_totals(model, params, macs):
     a = analyze(model)
     assert (a.totals.params, a.totals.macs) == (params, macs)
@@ -135,10 +138,10 @@ def test_effnetv2_stage_table_is_torchvision_conf(model):
             exp = efficientnet._MBConvConfig.adjust_channels(c_in, cnf.expand_ratio)
             spatial = [r for r in rows if r.kind == "conv" and r.label.startswith(f"conv {cnf.kernel}×")]
             se = [r for r in rows if r.path[4:5] == ("se",)]
-            if fused:       # one k×k conv (to exp, then a 1×1 projection; t = 1: straight to the output)
+            if fused:  # one k×k conv (to exp, then a 1×1 projection; t = 1: straight to the output)
                 assert [r.out_shape[0] for r in spatial] == [exp if exp != c_in else cnf.out_channels]
                 assert not se
-            else:           # 1×1 expansion, k×k depthwise, SE squeezed to a quarter of the INPUT
+            else:  # 1×1 expansion, k×k depthwise, SE squeezed to a quarter of the INPUT
                 (dw,) = spatial
                 assert dw.out_shape[0] == exp and dw.path[4] == "depthwise"
                 assert layer(a, *dw.path[:4], "se", "gate", "fc1").out_shape == (max(1, c_in // 4), 1, 1)
@@ -147,8 +150,9 @@ def test_effnetv2_stage_table_is_torchvision_conf(model):
     assert layer(a, "head", "conv").out_shape[0] == last_channel == 1280
 
 
-@pytest.mark.parametrize(("model", "dropout"), [("efficientnet_v2_s", 0.2), ("efficientnet_v2_m", 0.3),
-                                                ("efficientnet_v2_l", 0.4)])
+@pytest.mark.parametrize(
+    ("model", "dropout"), [("efficientnet_v2_s", 0.2), ("efficientnet_v2_m", 0.3), ("efficientnet_v2_l", 0.4)]
+)
 def test_effnetv2_builder_arguments(monkeypatch, model, dropout):
     """What the builder hands to _efficientnet: dropout, BatchNorm2d(eps=1e-3) (momentum left at
     0.1); the crop of the weights is the spec's input."""
@@ -185,11 +189,14 @@ def test_effnetv2_stochastic_depth_is_torchvision_schedule(model):
     assert b == total == {"efficientnet_v2_s": 40, "efficientnet_v2_m": 57, "efficientnet_v2_l": 79}[model]
 
 
-@pytest.mark.parametrize(("model", "params", "macs", "buffers"), [
-    ("efficientnet_v2_s", 21_458_488, 8_365_617_152, 153_982),       # torchvision meta: 21,458,488, _ops 8.366
-    ("efficientnet_v2_m", 54_139_356, 24_582_460_384, 292_189),      # 54,139,356, 24.582
-    ("efficientnet_v2_l", 118_515_272, 56_079_699_008, 512_793),     # 118,515,272, 56.08
-])
+@pytest.mark.parametrize(
+    ("model", "params", "macs", "buffers"),
+    [
+        ("efficientnet_v2_s", 21_458_488, 8_365_617_152, 153_982),  # torchvision meta: 21,458,488, _ops 8.366
+        ("efficientnet_v2_m", 54_139_356, 24_582_460_384, 292_189),  # 54,139,356, 24.582
+        ("efficientnet_v2_l", 118_515_272, 56_079_699_008, 512_793),  # 118,515,272, 56.08
+    ],
+)
 def test_effnetv2_totals(model, params, macs, buffers):
     a = analyze(model)
     assert (a.totals.params, a.totals.macs, a.totals.buffers) == (params, macs, buffers)
@@ -212,10 +219,10 @@ def test_shufflenet_widths_are_torchvision_stages_out_channels(monkeypatch, mode
             assert layer(a, stage, u, "concat").out_shape == (c, size, size)
             assert layer(a, stage, u, "shuffle").label == "channel shuffle g2"
             assert layer(a, stage, u, "branch2", "pw2", "conv").out_shape == (c // 2, size, size)
-            if u == "0":        # downsampling unit: both branches see the whole input, at stride 2
+            if u == "0":  # downsampling unit: both branches see the whole input, at stride 2
                 assert layer(a, stage, u, "branch1", "pw", "conv").out_shape == (c // 2, size, size)
                 assert layer(a, stage, u, "branch2", "dw", "conv").label == f"conv 3×3/2 g{c // 2}"
-            else:               # basic unit: channel split, half passes through
+            else:  # basic unit: channel split, half passes through
                 assert layer(a, stage, u, "x1").out_shape == layer(a, stage, u, "branch2", "x2").out_shape
                 assert layer(a, stage, u, "x1").out_shape == (c // 2, size, size)
                 assert not [r for r in a.layers if r.path[:3] == (stage, u, "branch1")]
@@ -223,21 +230,26 @@ def test_shufflenet_widths_are_torchvision_stages_out_channels(monkeypatch, mode
     assert not any(op.bias for op in ops_of(model, "conv"))
 
 
-@pytest.mark.parametrize(("model", "params", "macs"), [
-    ("shufflenet_v2_x0_5", 1_366_792, 40_476_448),      # torchvision meta: 1,366,792, _ops 0.04
-    ("shufflenet_v2_x1_0", 2_278_604, 144_907_992),     # 2,278,604, 0.145
-    ("shufflenet_v2_x1_5", 3_503_624, 295_759_392),     # 3,503,624, 0.296
-    ("shufflenet_v2_x2_0", 7_393_996, 583_253_464),     # 7,393,996, 0.583
-])
+@pytest.mark.parametrize(
+    ("model", "params", "macs"),
+    [
+        ("shufflenet_v2_x0_5", 1_366_792, 40_476_448),  # torchvision meta: 1,366,792, _ops 0.04
+        ("shufflenet_v2_x1_0", 2_278_604, 144_907_992),  # 2,278,604, 0.145
+        ("shufflenet_v2_x1_5", 3_503_624, 295_759_392),  # 3,503,624, 0.296
+        ("shufflenet_v2_x2_0", 7_393_996, 583_253_464),  # 7,393,996, 0.583
+    ],
+)
 def test_shufflenet_totals(model, params, macs):
     a = analyze(model)
     assert (a.totals.params, a.totals.macs) == (params, macs)
-    assert a.depth == 1 + 3 * 5 + 13 * 3 + 2 == 57   # conv1, 3 downsampling units, 13 basic ones, conv5, fc
+    assert a.depth == 1 + 3 * 5 + 13 * 3 + 2 == 57  # conv1, 3 downsampling units, 13 basic ones, conv5, fc
     assert a.layers[-1].out_shape == (1000,)
 
 
-@pytest.mark.parametrize(("model", "paper"), [("shufflenet_v2_x0_5", 41), ("shufflenet_v2_x1_0", 146),
-                                              ("shufflenet_v2_x1_5", 299), ("shufflenet_v2_x2_0", 591)])
+@pytest.mark.parametrize(
+    ("model", "paper"),
+    [("shufflenet_v2_x0_5", 41), ("shufflenet_v2_x1_0", 146), ("shufflenet_v2_x1_5", 299), ("shufflenet_v2_x2_0", 591)],
+)
 def test_shufflenet_paper_flops_are_the_released_stage2_split(model, paper):
     """The `differs` arithmetic: the authors' released unit 0 of stage 2 (megvii ShuffleNetV2/blocks.py)
     projects 24 → 24 and makes c − 24 channels in the main branch, where torchvision gives c/2 to both.
@@ -249,7 +261,7 @@ def test_shufflenet_paper_flops_are_the_released_stage2_split(model, paper):
     c, hw = layer(a, "stage2", "0", "concat").out_shape[0], 28 * 28
     assert proj.in_shapes[0][0] == 24 and proj.macs == 24 * (c // 2) * hw and main.macs == (c // 2) ** 2 * hw
     released = a.totals.macs - proj.macs - main.macs + 24 * 24 * hw + (c // 2) * (c - 24) * hw
-    assert -(-released // 10**6) == paper                      # rounded up: all four columns
+    assert -(-released // 10**6) == paper  # rounded up: all four columns
     assert (round(released / 1e6) == paper) == (model != "shufflenet_v2_x0_5")
 
 

@@ -96,13 +96,16 @@ def test_layernorm_fvcore_count_and_saved_bytes_equal_torchvisions(write_spec):
     from cnncost.analysis.memory import memory
     from cnncost.torch.memory_check import measured_saved_bytes
 
-    spec = spec_of(write_spec, """
+    spec = spec_of(
+        write_spec,
+        """
         input: [6, 5, 7]
         layers:
           - conv: {out: 6, k: 1}
           - ln: {layernorm: {eps: 1e-6}}
           - plain: {layernorm: {affine: false}}
-        """)
+        """,
+    )
     a = analyze(spec)
     # fvcore's norm_flop_counter(2): 5 per input element with a weight, 4 without (6·5·7 = 210 elements).
     assert (layer(a, "ln").fvcore, layer(a, "plain").fvcore) == (210 * 5, 210 * 4) == (1050, 840)
@@ -118,8 +121,13 @@ def test_layernorm_fvcore_count_and_saved_bytes_equal_torchvisions(write_spec):
 
 # -- groupnorm ------------------------------------------------------------------------------
 @SETTINGS
-@given(groups=st.integers(1, 6), per_group=st.integers(1, 4), h=st.integers(1, 7), w=st.integers(1, 7),
-       affine=st.booleans())
+@given(
+    groups=st.integers(1, 6),
+    per_group=st.integers(1, 4),
+    h=st.integers(1, 7),
+    w=st.integers(1, 7),
+    affine=st.booleans(),
+)
 def test_groupnorm_is_nn_groupnorm(groups, per_group, h, w, affine):
     c = groups * per_group
     op = resolve("groupnorm", groups=groups, affine=affine)
@@ -129,12 +137,15 @@ def test_groupnorm_is_nn_groupnorm(groups, per_group, h, w, affine):
 
 
 def test_groupnorm_fvcore_count(write_spec):
-    spec = spec_of(write_spec, """
+    spec = spec_of(
+        write_spec,
+        """
         input: [6, 5, 7]
         layers:
           - gn: {groupnorm: {groups: 3}}
           - plain: {groupnorm: {groups: 2, affine: false}}
-        """)
+        """,
+    )
     a = analyze(spec)
     fv = by_module(spec)
     # aten::group_norm is norm_flop_counter(2) too: 5 (4) per element of the 6×5×7 input.
@@ -178,12 +189,15 @@ def test_a_convnext_block_equals_torchvisions_cnblock(write_spec):
     from cnncost.torch.crosscheck import flop_counter_total, fvcore_counts
     from cnncost.torch.memory_check import measured_saved_bytes
 
-    spec = spec_of(write_spec, """
+    spec = spec_of(
+        write_spec,
+        """
         input: [8, 7, 5]
         layers:
           - {add: [identity, [conv: {out: 8, k: 7, pad: 3, groups: 8}, layernorm: {eps: 1e-6},
                               conv: {out: 32, k: 1}, gelu, conv: {out: 8, k: 1}, layer_scale]], inplace: true}
-        """)
+        """,
+    )
     a = analyze(spec)
     block = CNBlock(8, layer_scale=1e-6, stochastic_depth_prob=0.0).eval()
     x = torch.randn(1, 8, 7, 5)
@@ -209,14 +223,19 @@ def test_permute_gives_torchs_shape(shape, data):
 
 
 def test_permute_channels_last_and_back(write_spec):
-    a = analyze(spec_of(write_spec, """
+    a = analyze(
+        spec_of(
+            write_spec,
+            """
         input: [6, 5, 7]
         layers:
           - conv: {out: 6, k: 1}
           - last: {permute: {order: [1, 2, 0]}}
           - ln: {layernorm: {dims: last}}
           - back: {permute: {order: [2, 0, 1]}}
-        """))
+        """,
+        )
+    )
     assert [layer(a, n).out_shape for n in ("last", "ln", "back")] == [(5, 7, 6), (5, 7, 6), (6, 5, 7)]
     assert layer(a, "last").activations == layer(a, "back").activations == 0  # views
     assert layer(a, "ln").params == 12
@@ -246,8 +265,12 @@ def test_channel_shuffle_counts_nothing(write_spec):
 
 # -- pad -------------------------------------------------------------------------------------------
 @settings(max_examples=200, deadline=None)
-@given(h=st.integers(1, 6), w=st.integers(1, 6), pad=st.lists(st.integers(-3, 7), min_size=4, max_size=4),
-       mode=st.sampled_from(["constant", "reflect", "replicate", "circular"]))
+@given(
+    h=st.integers(1, 6),
+    w=st.integers(1, 6),
+    pad=st.lists(st.integers(-3, 7), min_size=4, max_size=4),
+    mode=st.sampled_from(["constant", "reflect", "replicate", "circular"]),
+)
 def test_pad_gives_torchs_size_or_an_error(h, w, pad, mode):
     """Whatever F.pad accepts, cnncost sizes alike; whatever it refuses, cnncost refuses. The one difference:
     negative (cropping) padding is refused in the modes other than constant, which torch takes in part."""
@@ -268,12 +291,15 @@ def test_pad_gives_torchs_size_or_an_error(h, w, pad, mode):
 
 
 def test_pad_fills_and_counts_nothing(write_spec):
-    spec = spec_of(write_spec, """
+    spec = spec_of(
+        write_spec,
+        """
         input: [2, 5, 6]
         layers:
           - fill: {pad: {pad: [0, 1, 2, 1], value: 0.5}}
           - mirror: {pad: {pad: 1, mode: reflect}}
-        """)
+        """,
+    )
     a = analyze(spec)
     assert (layer(a, "fill").out_shape, layer(a, "mirror").out_shape) == ((2, 6, 9), (2, 8, 11))
     assert a.totals.all_ops == a.totals.fvcore == 0
@@ -284,15 +310,32 @@ def test_pad_fills_and_counts_nothing(write_spec):
 
 # -- conv_transpose --------------------------------------------------------------------------------
 @settings(max_examples=150, deadline=None)
-@given(h=st.integers(1, 9), w=st.integers(1, 9), groups=st.integers(1, 3), cin=st.integers(1, 3),
-       cout=st.integers(1, 3), k=st.tuples(st.integers(1, 5), st.integers(1, 5)),
-       stride=st.tuples(st.integers(1, 4), st.integers(1, 4)), pad=st.tuples(st.integers(0, 4), st.integers(0, 4)),
-       output_padding=st.tuples(st.integers(0, 3), st.integers(0, 3)),
-       dilation=st.tuples(st.integers(1, 3), st.integers(1, 3)), bias=st.booleans())
+@given(
+    h=st.integers(1, 9),
+    w=st.integers(1, 9),
+    groups=st.integers(1, 3),
+    cin=st.integers(1, 3),
+    cout=st.integers(1, 3),
+    k=st.tuples(st.integers(1, 5), st.integers(1, 5)),
+    stride=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    pad=st.tuples(st.integers(0, 4), st.integers(0, 4)),
+    output_padding=st.tuples(st.integers(0, 3), st.integers(0, 3)),
+    dilation=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    bias=st.booleans(),
+)
 def test_conv_transpose_is_nn_convtranspose2d(h, w, groups, cin, cout, k, stride, pad, output_padding, dilation, bias):
     c, out = groups * cin, groups * cout
-    op = resolve("conv_transpose", out=out, k=list(k), stride=list(stride), pad=list(pad),
-                 output_padding=list(output_padding), groups=groups, dilation=list(dilation), bias=bias)
+    op = resolve(
+        "conv_transpose",
+        out=out,
+        k=list(k),
+        stride=list(stride),
+        pad=list(pad),
+        output_padding=list(output_padding),
+        groups=groups,
+        dilation=list(dilation),
+        bias=bias,
+    )
     reference = nn.ConvTranspose2d(c, out, k, stride, pad, output_padding, groups, bias, dilation)
     try:
         expected = tuple(reference(torch.zeros(1, c, h, w)).shape[1:])
@@ -323,12 +366,15 @@ def test_conv_transpose_counts_as_fvcore_and_flopcounter(write_spec):
     from cnncost.torch.builder import build
     from cnncost.torch.crosscheck import flop_counter_total
 
-    spec = spec_of(write_spec, """
+    spec = spec_of(
+        write_spec,
+        """
         input: [6, 5, 7]
         layers:
           - up: {conv_transpose: {out: 4, k: 3, stride: 2, pad: 1, output_padding: 1}}
           - up2: {conv_transpose: {out: 2, k: 2, stride: 2, groups: 2, bias: false}}
-        """)
+        """,
+    )
     a = analyze(spec)
     up, up2 = layer(a, "up"), layer(a, "up2")
     assert (up.out_shape, up2.out_shape) == ((4, 10, 14), (2, 20, 28))
@@ -342,8 +388,13 @@ def test_conv_transpose_counts_as_fvcore_and_flopcounter(write_spec):
 
 # -- adaptive pools to sizes that do not divide the input -------------------------------------------
 @SETTINGS
-@given(h=st.integers(1, 12), w=st.integers(1, 12), oh=st.integers(1, 8), ow=st.integers(1, 8),
-       kind=st.sampled_from(["adaptive_avgpool", "adaptive_maxpool"]))
+@given(
+    h=st.integers(1, 12),
+    w=st.integers(1, 12),
+    oh=st.integers(1, 8),
+    ow=st.integers(1, 8),
+    kind=st.sampled_from(["adaptive_avgpool", "adaptive_maxpool"]),
+)
 def test_adaptive_pools_give_torchs_size(h, w, oh, ow, kind):
     op = resolve(kind, out=[oh, ow])
     reference = (nn.AdaptiveAvgPool2d if kind == "adaptive_avgpool" else nn.AdaptiveMaxPool2d)((oh, ow))
@@ -351,56 +402,96 @@ def test_adaptive_pools_give_torchs_size(h, w, oh, ow, kind):
 
 
 def test_adaptive_avgpool_7x5_to_3x2_fvcore_count(write_spec):
-    spec = spec_of(write_spec, """
+    spec = spec_of(
+        write_spec,
+        """
         input: [3, 7, 5]
         layers:
           - avg: {adaptive_avgpool: {out: [3, 2]}}
-        """)
+        """,
+    )
     a = analyze(spec)
     # fvcore's adaptive_avg_pool2d handle: 1 per input element, whatever the windows' overlap
     assert layer(a, "avg").fvcore == by_module(spec)["avg"] == 3 * 7 * 5
 
 
 # -- errors --------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("shape", "item", "message"), [
-    ("[12]", "layernorm", r"layernorm over channels needs a C×H×W input, got 12 \(expected a feature map, or "
-                          r"dims: last"),
-    ("[4, 3, 3]", "layernorm: {dims: first}", r"layernorm.dims: got 'first' \(expected channels \| last\)"),
-    ("[6, 3, 3]", "groupnorm: {groups: 4}", r"groupnorm: groups=4 does not divide the 6 channels"),
-    ("[6, 3, 3]", "groupnorm", r"groupnorm: missing required field 'groups'"),
-    ("[6, 3, 3]", "groupnorm: {groups: 0}", r"groupnorm: groups=0 does not divide"),
-    ("[4, 3, 3]", "gelu: {approximate: fast}", r"gelu.approximate: got 'fast' \(expected none \| tanh\)"),
-    ("[4, 3, 3]", "gelu: {inplace: true}", r"gelu: unknown field 'inplace'"),
-    ("[12]", "layer_scale", r"layer_scale needs a C×H×W input, got 12"),
-    ("[4, 3, 3]", "layer_scale: {dims: all}", r"layer_scale.dims: got 'all'"),
-    ("[4, 3, 3]", "permute: {order: [1, 0]}", r"permute: order \[1, 0\] for a 4×3×3 input \(expected a permutation "
-                                              r"of \[0, 1, 2\]"),
-    ("[4, 3, 3]", "permute: {order: [1, 1, 0]}", r"permute: order \[1, 1, 0\]"),
-    ("[4, 3, 3]", "permute: {order: 2}", r"permute.order: got 2 \(expected a list of integers"),
-    ("[4, 3, 3]", "permute", r"permute: missing required field 'order'"),
-    ("[6, 3, 3]", "channel_shuffle: {groups: 4}", r"channel_shuffle: groups=4 does not divide the 6 channels"),
-    ("[6, 3, 3]", "channel_shuffle: {groups: 6}", r"channel_shuffle: groups=6 equals the channels"),
-    ("[12]", "channel_shuffle: {groups: 2}", r"channel_shuffle needs a C×H×W input"),
-    ("[2, 3, 3]", "pad: {pad: same}", r"pad: pad must be numbers, got 'same'"),
-    ("[2, 3, 3]", "pad: {pad: 1, mode: zeros}", r"pad.mode: got 'zeros' \(expected constant \| reflect"),
-    ("[2, 3, 3]", "pad: {pad: 1, mode: reflect, value: 1}", r"pad: value 1 with mode reflect \(expected mode constant"),
-    ("[2, 3, 3]", "pad: {pad: [0, 0, -1, 1], mode: replicate}", r"pad: negative padding \[0, 0, -1, 1\] with mode "
-                                                                 r"replicate \(expected mode constant to crop"),
-    ("[2, 3, 4]", "pad: {pad: [3, 0, 0, 0], mode: reflect}", r"pad: reflect padding 3 of 3 rows \(expected padding "
-                                                              r"below 3 per side"),
-    ("[2, 3, 4]", "pad: {pad: [0, 0, 0, 5], mode: circular}", r"pad: circular padding 5 of 4 columns \(expected "
-                                                               r"padding at most 4 per side"),
-    ("[2, 3, 4]", "pad: {pad: [-2, -1, 0, 0]}", r"pad: output 0×4 from 3×4"),
-    ("[4, 3, 3]", "conv_transpose: {out: 4, k: 3, stride: 2, output_padding: 2}",
-     r"conv_transpose: output_padding 2 with stride 2 and dilation 1 \(rows\) \(expected output_padding below"),
-    ("[4, 3, 3]", "conv_transpose: {out: 6, k: 3, groups: 4}",
-     r"conv_transpose: groups=4 must divide input channels 4 and output channels 6"),
-    ("[4, 1, 1]", "conv_transpose: {out: 4, k: 1, pad: 1}", r"conv_transpose: output size -1 below 1 \(rows\)"),
-    ("[4, 3, 3]", "conv_transpose: {out: 4, k: 3, pad: [1, 2, 3, 4]}", r"conv_transpose.pad: got \[1, 2, 3, 4\] "
-                                                                        r"\(expected an int or \[h, w\]\)"),
-    ("[4, 3, 3]", "conv_transpose: {out: 4, k: 3, stride: 0}", r"conv_transpose: k=\[3, 3\], stride=\[0, 0\]"),
-    ("[4, 3, 3]", "conv_transpose: {out: 0, k: 3}", r"conv_transpose: out=0, groups=1"),
-    ("[12]", "conv_transpose: {out: 4, k: 3}", r"conv_transpose needs a C×H×W input"),
-])
+@pytest.mark.parametrize(
+    ("shape", "item", "message"),
+    [
+        (
+            "[12]",
+            "layernorm",
+            r"layernorm over channels needs a C×H×W input, got 12 \(expected a feature map, or "
+            r"dims: last",
+        ),
+        ("[4, 3, 3]", "layernorm: {dims: first}", r"layernorm.dims: got 'first' \(expected channels \| last\)"),
+        ("[6, 3, 3]", "groupnorm: {groups: 4}", r"groupnorm: groups=4 does not divide the 6 channels"),
+        ("[6, 3, 3]", "groupnorm", r"groupnorm: missing required field 'groups'"),
+        ("[6, 3, 3]", "groupnorm: {groups: 0}", r"groupnorm: groups=0 does not divide"),
+        ("[4, 3, 3]", "gelu: {approximate: fast}", r"gelu.approximate: got 'fast' \(expected none \| tanh\)"),
+        ("[4, 3, 3]", "gelu: {inplace: true}", r"gelu: unknown field 'inplace'"),
+        ("[12]", "layer_scale", r"layer_scale needs a C×H×W input, got 12"),
+        ("[4, 3, 3]", "layer_scale: {dims: all}", r"layer_scale.dims: got 'all'"),
+        (
+            "[4, 3, 3]",
+            "permute: {order: [1, 0]}",
+            r"permute: order \[1, 0\] for a 4×3×3 input \(expected a permutation "
+            r"of \[0, 1, 2\]",
+        ),
+        ("[4, 3, 3]", "permute: {order: [1, 1, 0]}", r"permute: order \[1, 1, 0\]"),
+        ("[4, 3, 3]", "permute: {order: 2}", r"permute.order: got 2 \(expected a list of integers"),
+        ("[4, 3, 3]", "permute", r"permute: missing required field 'order'"),
+        ("[6, 3, 3]", "channel_shuffle: {groups: 4}", r"channel_shuffle: groups=4 does not divide the 6 channels"),
+        ("[6, 3, 3]", "channel_shuffle: {groups: 6}", r"channel_shuffle: groups=6 equals the channels"),
+        ("[12]", "channel_shuffle: {groups: 2}", r"channel_shuffle needs a C×H×W input"),
+        ("[2, 3, 3]", "pad: {pad: same}", r"pad: pad must be numbers, got 'same'"),
+        ("[2, 3, 3]", "pad: {pad: 1, mode: zeros}", r"pad.mode: got 'zeros' \(expected constant \| reflect"),
+        (
+            "[2, 3, 3]",
+            "pad: {pad: 1, mode: reflect, value: 1}",
+            r"pad: value 1 with mode reflect \(expected mode constant",
+        ),
+        (
+            "[2, 3, 3]",
+            "pad: {pad: [0, 0, -1, 1], mode: replicate}",
+            r"pad: negative padding \[0, 0, -1, 1\] with mode "
+            r"replicate \(expected mode constant to crop",
+        ),
+        (
+            "[2, 3, 4]",
+            "pad: {pad: [3, 0, 0, 0], mode: reflect}",
+            r"pad: reflect padding 3 of 3 rows \(expected padding "
+            r"below 3 per side",
+        ),
+        (
+            "[2, 3, 4]",
+            "pad: {pad: [0, 0, 0, 5], mode: circular}",
+            r"pad: circular padding 5 of 4 columns \(expected "
+            r"padding at most 4 per side",
+        ),
+        ("[2, 3, 4]", "pad: {pad: [-2, -1, 0, 0]}", r"pad: output 0×4 from 3×4"),
+        (
+            "[4, 3, 3]",
+            "conv_transpose: {out: 4, k: 3, stride: 2, output_padding: 2}",
+            r"conv_transpose: output_padding 2 with stride 2 and dilation 1 \(rows\) \(expected output_padding below",
+        ),
+        (
+            "[4, 3, 3]",
+            "conv_transpose: {out: 6, k: 3, groups: 4}",
+            r"conv_transpose: groups=4 must divide input channels 4 and output channels 6",
+        ),
+        ("[4, 1, 1]", "conv_transpose: {out: 4, k: 1, pad: 1}", r"conv_transpose: output size -1 below 1 \(rows\)"),
+        (
+            "[4, 3, 3]",
+            "conv_transpose: {out: 4, k: 3, pad: [1, 2, 3, 4]}",
+            r"conv_transpose.pad: got \[1, 2, 3, 4\] "
+            r"\(expected an int or \[h, w\]\)",
+        ),
+        ("[4, 3, 3]", "conv_transpose: {out: 4, k: 3, stride: 0}", r"conv_transpose: k=\[3, 3\], stride=\[0, 0\]"),
+        ("[4, 3, 3]", "conv_transpose: {out: 0, k: 3}", r"conv_transpose: out=0, groups=1"),
+        ("[12]", "conv_transpose: {out: 4, k: 3}", r"conv_transpose needs a C×H×W input"),
+    ],
+)
 def test_bad_new_ops_are_clear_errors(write_spec, shape, item, message):
     assert_error_at_line_3(write_spec, shape, item, message)

@@ -16,11 +16,13 @@ def test_published_number(model, index):
     assert entry.source, "every published number names its source"
     assert result.status != "fail", (
         f"{model}: {entry.metric} {entry.layer} published {entry.raw_value} ({entry.value:,.0f}), "
-        f"computed {result.computed:,.0f} ({result.relative:+.2%}, tolerance {entry.tolerance:.1%})")
+        f"computed {result.computed:,.0f} ({result.relative:+.2%}, tolerance {entry.tolerance:.1%})"
+    )
     if result.status in ("erratum", "differs"):
         note = entry.erratum or entry.differs
-        assert any(ch.isdigit() for ch in note) and ("=" in note or "·" in note or "+" in note), \
+        assert any(ch.isdigit() for ch in note) and ("=" in note or "·" in note or "+" in note), (
             "an erratum shows its arithmetic"
+        )
 
 
 def test_a_needless_erratum_fails(write_spec):

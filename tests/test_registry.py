@@ -81,18 +81,27 @@ def test_example_saved_tensors_equal_autograd(write_spec, cls, ex):
 # -- the gate itself ---------------------------------------------------------------------------
 def _complete(**overrides):
     """A complete op class, with one piece replaced or removed by ``overrides``."""
-    body = {"kind": "probe_op", "op_class": "act", "fvcore": "0", "examples": (Example((1,), "[probe_op]"),),
-            "saved": lambda self, ins, out: SAVES_NOTHING, **overrides}
+    body = {
+        "kind": "probe_op",
+        "op_class": "act",
+        "fvcore": "0",
+        "examples": (Example((1,), "[probe_op]"),),
+        "saved": lambda self, ins, out: SAVES_NOTHING,
+        **overrides,
+    }
     return type("Probe", (Op,), {k: v for k, v in body.items() if v is not None})
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"op_class": "activation"}, "op_class 'activation' is not one of"),
-    ({"saved": None}, "no saved() rule"),
-    ({"fvcore": None}, "no fvcore text"),
-    ({"examples": None}, "no examples"),
-    ({"fields": {"alpha": Field("float", 1.0)}}, "fields without a typed attribute: alpha"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"op_class": "activation"}, "op_class 'activation' is not one of"),
+        ({"saved": None}, "no saved() rule"),
+        ({"fvcore": None}, "no fvcore text"),
+        ({"examples": None}, "no examples"),
+        ({"fields": {"alpha": Field("float", 1.0)}}, "fields without a typed attribute: alpha"),
+    ],
+)
 def test_an_incomplete_op_cannot_register(overrides, message):
     with pytest.raises(RegistrationError, match=re.escape(message)):
         register(_complete(**overrides))

@@ -18,10 +18,25 @@ from cnncost.spec.expr import evaluate
 
 regnet = pytest.importorskip("torchvision.models.regnet")
 
-X = ["regnet_x_400mf", "regnet_x_800mf", "regnet_x_1_6gf", "regnet_x_3_2gf", "regnet_x_8gf", "regnet_x_16gf",
-     "regnet_x_32gf"]
-Y = ["regnet_y_400mf", "regnet_y_800mf", "regnet_y_1_6gf", "regnet_y_3_2gf", "regnet_y_8gf", "regnet_y_16gf",
-     "regnet_y_32gf", "regnet_y_128gf"]
+X = [
+    "regnet_x_400mf",
+    "regnet_x_800mf",
+    "regnet_x_1_6gf",
+    "regnet_x_3_2gf",
+    "regnet_x_8gf",
+    "regnet_x_16gf",
+    "regnet_x_32gf",
+]
+Y = [
+    "regnet_y_400mf",
+    "regnet_y_800mf",
+    "regnet_y_1_6gf",
+    "regnet_y_3_2gf",
+    "regnet_y_8gf",
+    "regnet_y_16gf",
+    "regnet_y_32gf",
+    "regnet_y_128gf",
+]
 
 
 def torchvision_block_params(name: str, monkeypatch: pytest.MonkeyPatch):
@@ -37,8 +52,14 @@ def from_init_params(name: str):
     """torchvision's rule applied to the spec's design-space parameters."""
     p = load_model(name).params
     return regnet.BlockParams.from_init_params(
-        depth=p["depth"], w_0=p["w0"], w_a=p["wa"], w_m=p["wm"], group_width=p["group_w"],
-        bottleneck_multiplier=p["bot_mul"], se_ratio=p["se_ratio"] or None)
+        depth=p["depth"],
+        w_0=p["w0"],
+        w_a=p["wa"],
+        w_m=p["wm"],
+        group_width=p["group_w"],
+        bottleneck_multiplier=p["bot_mul"],
+        se_ratio=p["se_ratio"] or None,
+    )
 
 
 def stages(name: str) -> dict[str, list]:
@@ -62,8 +83,13 @@ def stages(name: str) -> dict[str, list]:
 
 
 def as_dict(bp) -> dict[str, list]:
-    return {"widths": bp.widths, "depths": bp.depths, "group_widths": bp.group_widths, "strides": bp.strides,
-            "bottleneck": bp.bottleneck_multipliers}
+    return {
+        "widths": bp.widths,
+        "depths": bp.depths,
+        "group_widths": bp.group_widths,
+        "strides": bp.strides,
+        "bottleneck": bp.bottleneck_multipliers,
+    }
 
 
 @pytest.mark.parametrize("name", X + Y)
@@ -73,8 +99,9 @@ def test_stages_equal_torchvision_builders_block_params(name, monkeypatch):
     assert (load_model(name).params["se_ratio"] or None) == tv.se_ratio
 
 
-@pytest.mark.parametrize("name", ["regnet_x_400mf", "regnet_x_1_6gf", "regnet_x_8gf", "regnet_y_400mf",
-                                  "regnet_y_32gf", "regnet_y_128gf"])
+@pytest.mark.parametrize(
+    "name", ["regnet_x_400mf", "regnet_x_1_6gf", "regnet_x_8gf", "regnet_y_400mf", "regnet_y_32gf", "regnet_y_128gf"]
+)
 def test_generated_trunk_equals_from_init_params(name):
     """The spec's own expressions (the trunk block's defaults, evaluated in order) against torchvision."""
     model = load_model(name)
@@ -111,8 +138,11 @@ def test_regnet_y_400mf_stages():
     assert st["widths"] == [48, 104, 208, 440] and st["depths"] == [1, 3, 6, 6]
     assert st["group_widths"] == [8, 8, 8, 8] and st["strides"] == [2, 2, 2, 2]
     a = analyze("regnet_y_400mf")
-    groups = [a.graph.nodes[i].op.values["groups"] for i, n in enumerate(a.graph.nodes)
-              if n.path[-3:-1] == ("f", "b") and n.path[-1] == "conv" and n.path[2] == "0"]
+    groups = [
+        a.graph.nodes[i].op.values["groups"]
+        for i, n in enumerate(a.graph.nodes)
+        if n.path[-3:-1] == ("f", "b") and n.path[-1] == "conv" and n.path[2] == "0"
+    ]
     assert groups == [6, 13, 26, 55]
     assert a.totals.params == 4_344_144 and a.totals.macs == 401_842_848
     assert a.layers[-1].out_shape == (1000,)

@@ -22,9 +22,12 @@ WITH_AUX = [m for m in ALL if not m.startswith("lraspp")]
 
 # torchvision's COCO_WITH_VOC_LABELS_V1 weights metadata (segmentation/*.py): num_params, _ops (GMACs at 520)
 META = {
-    "fcn_resnet50": (35_322_218, 152.717), "fcn_resnet101": (54_314_346, 232.738),
-    "deeplabv3_resnet50": (42_004_074, 178.722), "deeplabv3_resnet101": (60_996_202, 258.743),
-    "deeplabv3_mobilenet_v3_large": (11_029_328, 10.452), "lraspp_mobilenet_v3_large": (3_221_538, 2.086),
+    "fcn_resnet50": (35_322_218, 152.717),
+    "fcn_resnet101": (54_314_346, 232.738),
+    "deeplabv3_resnet50": (42_004_074, 178.722),
+    "deeplabv3_resnet101": (60_996_202, 258.743),
+    "deeplabv3_mobilenet_v3_large": (11_029_328, 10.452),
+    "lraspp_mobilenet_v3_large": (3_221_538, 2.086),
 }
 
 
@@ -50,17 +53,17 @@ def test_input_and_outputs_are_21_classes_at_520(model):
     assert a.input_shape == (3, 520, 520)
     assert a.graph.nodes[a.graph.output].out_shape == (21, 520, 520)
     aux = [a.graph.nodes[i].out_shape for i in a.graph.aux_outputs]
-    assert aux == ([(21, 520, 520)] if model in WITH_AUX else [])   # "out" first, then "aux", as torchvision's dict
+    assert aux == ([(21, 520, 520)] if model in WITH_AUX else [])  # "out" first, then "aux", as torchvision's dict
 
 
 @pytest.mark.parametrize("model", RESNETS)
 def test_dilated_resnet_has_output_stride_8(model):
     """replace_stride_with_dilation=[False, True, True]: only conv1, maxpool and layer2 halve the map."""
-    h = conv_out(520, 7, 2, 3)             # conv1 7×7/2 pad 3: (520 + 6 − 7) // 2 + 1 = 260
-    h = conv_out(h, 3, 2, 1)               # maxpool 3×3/2 pad 1: 130
-    h = conv_out(h, 3, 2, 1)               # layer2.0.conv2 3×3/2 pad 1: 65
+    h = conv_out(520, 7, 2, 3)  # conv1 7×7/2 pad 3: (520 + 6 − 7) // 2 + 1 = 260
+    h = conv_out(h, 3, 2, 1)  # maxpool 3×3/2 pad 1: 130
+    h = conv_out(h, 3, 2, 1)  # layer2.0.conv2 3×3/2 pad 1: 65
     assert h == 65 == -(-520 // 8)
-    for d in (2, 4):                       # a dilated 3×3 with padding d keeps the size
+    for d in (2, 4):  # a dilated 3×3 with padding d keeps the size
         assert conv_out(h, 3, 1, d, d) == h
     a = analyze(model)
     assert a.within(("backbone", "layer2")).out_shape == (512, 65, 65)
@@ -72,8 +75,10 @@ def test_dilation_of_each_bottleneck_follows_make_layer():
     """_make_layer: a dilated layer's first block keeps the previous dilation (and stride 1),
     the others take the new one: layer3 1, 2, 2, …; layer4 2, 4, 4; the 1×1 downsample has stride 1."""
     a = analyze("deeplabv3_resnet101")
-    rates = {name: [op(a, "backbone", name, str(i), "conv2").dilation[0] for i in range(n)]
-             for name, n in (("layer1", 3), ("layer2", 4), ("layer3", 23), ("layer4", 3))}
+    rates = {
+        name: [op(a, "backbone", name, str(i), "conv2").dilation[0] for i in range(n)]
+        for name, n in (("layer1", 3), ("layer2", 4), ("layer3", 23), ("layer4", 3))
+    }
     assert rates == {"layer1": [1] * 3, "layer2": [1] * 4, "layer3": [1] + [2] * 22, "layer4": [2, 4, 4]}
     for name in ("layer3", "layer4"):
         c = op(a, "backbone", name, "1", "conv2")
@@ -104,13 +109,13 @@ def test_aspp_rates_and_image_pooling(model):
         conv = op(a, *aspp, branch, "0")
         assert (conv.k, conv.dilation, conv.pad) == ((3, 3), (rate, rate), (rate,) * 4)
         assert layer(a, *aspp, branch, "0").out_shape == (256, h, h)
-    assert layer(a, *aspp, "4", "0").out_shape == (c, 1, 1)          # the pool
-    assert layer(a, *aspp, "4", "1").out_shape == (256, 1, 1)        # its 1×1 conv
-    assert layer(a, *aspp, "4", "1").macs == c * 256                 # one position
+    assert layer(a, *aspp, "4", "0").out_shape == (c, 1, 1)  # the pool
+    assert layer(a, *aspp, "4", "1").out_shape == (256, 1, 1)  # its 1×1 conv
+    assert layer(a, *aspp, "4", "1").macs == c * 256  # one position
     assert layer(a, *aspp, "4", "upsample").out_shape == (256, h, h)
     assert layer(a, *aspp, "concat").out_shape == (1280, h, h)
     head = a.within(("classifier",)).params
-    aspp_params = c * 256 + 3 * c * 256 * 9 + c * 256 + 1280 * 256 + 5 * 512 + 512   # convs, 1×1 & pool, project, BNs
+    aspp_params = c * 256 + 3 * c * 256 * 9 + c * 256 + 1280 * 256 + 5 * 512 + 512  # convs, 1×1 & pool, project, BNs
     assert head == aspp_params + 256 * 256 * 9 + 512 + 256 * 21 + 21
 
 
@@ -118,7 +123,7 @@ def test_fcn_head_params_from_torchvisions_formula():
     """FCNHead(2048, 21) on layer4 and FCNHead(1024, 21), the aux classifier on layer3."""
     assert fcn_head_params(2048) == 2048 * 512 * 9 + 1024 + 512 * 21 + 21 == 9_448_981
     assert fcn_head_params(1024) == 1024 * 256 * 9 + 512 + 256 * 21 + 21 == 2_365_205
-    assert fcn_head_params(40) == 40 * 10 * 9 + 20 + 10 * 21 + 21 == 3_851   # MobileNet's C2: 40 // 4 = 10
+    assert fcn_head_params(40) == 40 * 10 * 9 + 20 + 10 * 21 + 21 == 3_851  # MobileNet's C2: 40 // 4 = 10
     a = analyze("fcn_resnet50")
     assert a.within(("classifier",)).params == 9_448_981
     assert layer(a, "aux_classifier", "head", "0").in_shapes == ((1024, 65, 65),)
@@ -167,11 +172,11 @@ def test_dilated_mobilenet_v3_keeps_c4_at_output_stride_16(model):
     keeps no residual: torchvision decides it on the configured stride 2."""
     a = analyze(model)
     h = 520
-    for k in (3, 3, 5, 3):                 # the stem and the strided depthwise convs of C1, C2, C3
+    for k in (3, 3, 5, 3):  # the stem and the strided depthwise convs of C1, C2, C3
         h = conv_out(h, k, 2, (k - 1) // 2)
     assert h == 33
     assert conv_out(33, 5, 1, 4, 2) == 33
-    assert a.within(("backbone", "4")).out_shape == (40, 65, 65)       # C2: the heads' low-level input
+    assert a.within(("backbone", "4")).out_shape == (40, 65, 65)  # C2: the heads' low-level input
     assert a.within(("backbone", "12")).out_shape == (112, 33, 33)
     for i in ("13", "14", "15"):
         dw = op(a, "backbone", i, "block", "dw", "conv")

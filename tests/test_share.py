@@ -49,7 +49,10 @@ def test_torch_build_ties_the_tensors(write_spec):
 
 def test_shared_blocks_are_replayed_with_their_owner(write_spec):
     """A repeated block whose layers share inside it: each copy shares with its own first layer."""
-    a = analyze(load_model(str(write_spec("""
+    a = analyze(
+        load_model(
+            str(
+                write_spec("""
         input: [4, 8, 8]
         blocks:
           twice:
@@ -57,19 +60,25 @@ def test_shared_blocks_are_replayed_with_their_owner(write_spec):
             - {conv: {out: 4, k: 1}, name: b, share: a}
         layers:
           - {repeat: 3, block: twice}
-        """))))
+        """)
+            )
+        )
+    )
     shared = {r.name: r.shares for r in a.layers if r.kind == "conv"}
     assert shared == {"0.a": None, "0.b": "0.a", "1.a": None, "1.b": "1.a", "2.a": None, "2.b": "2.a"}
     assert a.totals.params == 3 * 20
 
 
-@pytest.mark.parametrize(("layer", "message"), [
-    ("{conv: {out: 8, k: 1}, share: c1}", "needs weights 8×8×1×1, 8, c1 has 8×8×3×3, 8"),
-    ("{linear: {out: 8}, share: c1}", "c1 is conv 3×3, not a linear layer"),
-    ("{relu: {}, share: c1}", "a relu layer has no weights to share"),
-    ("{conv: {out: 8, k: 3, pad: 1}, share: nowhere}", "share: no layer 'nowhere' before this point"),
-    ("{conv: {out: 8, k: 3, pad: 1}, share: blk}", "'blk' is a group of layers ending in blk.relu"),
-])
+@pytest.mark.parametrize(
+    ("layer", "message"),
+    [
+        ("{conv: {out: 8, k: 1}, share: c1}", "needs weights 8×8×1×1, 8, c1 has 8×8×3×3, 8"),
+        ("{linear: {out: 8}, share: c1}", "c1 is conv 3×3, not a linear layer"),
+        ("{relu: {}, share: c1}", "a relu layer has no weights to share"),
+        ("{conv: {out: 8, k: 3, pad: 1}, share: nowhere}", "share: no layer 'nowhere' before this point"),
+        ("{conv: {out: 8, k: 3, pad: 1}, share: blk}", "'blk' is a group of layers ending in blk.relu"),
+    ],
+)
 def test_bad_share_is_a_clear_error(write_spec, layer, message):
     flatten = "\n          - flatten" if "linear" in layer else ""
     path = write_spec(f"""

@@ -56,11 +56,11 @@ def keras_conv_names(a) -> dict[str, tuple[str, ...]]:
 
 def test_keras_googlenet_summary_totals():
     a = an("keras_googlenet")
-    assert a.totals.param_count("keras") == 5_978_554     # "Total params: 5,978,554"
-    assert a.totals.params == 5_978_042                    # "Trainable params: 5,978,042"
-    assert a.totals.non_trainable == 512                   # "Non-trainable params: 512"
-    assert a.totals.buffers == 512 + 2                     # + two num_batches_tracked counters
-    assert a.totals.params * 4 / 2**20 == pytest.approx(22.80, abs=0.005)     # "(22.80 MB)"
+    assert a.totals.param_count("keras") == 5_978_554  # "Total params: 5,978,554"
+    assert a.totals.params == 5_978_042  # "Trainable params: 5,978,042"
+    assert a.totals.non_trainable == 512  # "Non-trainable params: 512"
+    assert a.totals.buffers == 512 + 2  # + two num_batches_tracked counters
+    assert a.totals.params * 4 / 2**20 == pytest.approx(22.80, abs=0.005)  # "(22.80 MB)"
     assert a.totals.param_count("keras") * 4 / 2**20 == pytest.approx(22.81, abs=0.005)
     assert a.totals.macs == 28_774_656
     assert a.layers[-1].out_shape == (10,)
@@ -99,16 +99,16 @@ def test_keras_googlenet_summary_row(keras, path, shape, params):
 def test_keras_googlenet_layer_numbering():
     a = an("keras_googlenet")
     names = keras_conv_names(a)
-    assert len(names) == 57                                # conv2d … conv2d_56
+    assert len(names) == 57  # conv2d … conv2d_56
     assert names["conv2d_51"] == ("inception_5b", "branch1", "conv")
     assert names["conv2d_52"] == ("inception_5b", "branch2", "reduce", "conv")
     assert names["conv2d_53"] == ("inception_5b", "branch2", "conv", "conv")
     assert names["conv2d_54"] == ("inception_5b", "branch3", "reduce", "conv")
     assert names["conv2d_55"] == ("inception_5b", "branch3", "conv", "conv")
     assert names["conv2d_56"] == ("inception_5b", "branch4", "proj", "conv")
-    assert len(rows(a, kind="maxpool")) == 13               # max_pooling2d … max_pooling2d_12
+    assert len(rows(a, kind="maxpool")) == 13  # max_pooling2d … max_pooling2d_12
     assert rows(a, kind="maxpool")[12].path == ("inception_5b", "branch4", "pool")
-    assert len(rows(a, kind="concat")) == 9                 # concatenate … concatenate_8
+    assert len(rows(a, kind="concat")) == 9  # concatenate … concatenate_8
     # conv2d_51 and the pool branch read concatenate_7 = inception_5a's output
     assert a.within(("inception_5a",)).out_shape == (832, 1, 1)
     assert row(a, *names["conv2d_51"]).in_shapes == ((832, 1, 1),)
@@ -118,22 +118,30 @@ def test_keras_googlenet_same_padding_and_stages():
     a = an("keras_googlenet")
     # TF SAME: 7×7/2 on 28 pads 2 + 3 (asymmetric), pools give ceil(n/2): 14 → 7 → 4 → 2 → 1
     assert row(a, "conv2d").label == "conv 7×7/2"
-    stages = {"inception_3a": (256, 4, 4), "inception_3b": (480, 4, 4), "max_pooling2d_4": (480, 2, 2),
-              "inception_4a": (512, 2, 2), "inception_4e": (832, 2, 2), "max_pooling2d_10": (832, 1, 1),
-              "inception_5a": (832, 1, 1), "inception_5b": (1024, 1, 1)}
+    stages = {
+        "inception_3a": (256, 4, 4),
+        "inception_3b": (480, 4, 4),
+        "max_pooling2d_4": (480, 2, 2),
+        "inception_4a": (512, 2, 2),
+        "inception_4e": (832, 2, 2),
+        "max_pooling2d_10": (832, 1, 1),
+        "inception_5a": (832, 1, 1),
+        "inception_5b": (1024, 1, 1),
+    }
     assert {k: a.within((k,)).out_shape for k in stages} == stages
-    assert len(rows(a, kind="bn")) == 2                    # only after the first two convs
-    assert longest_weight_path(a) == 22                    # GoogLeNet's 22 layers
+    assert len(rows(a, kind="bn")) == 2  # only after the first two convs
+    assert longest_weight_path(a) == 22  # GoogLeNet's 22 layers
 
 
 def test_keras_googlenet_inception_params_from_columns():
     a = an("keras_googlenet")
     # 5b on 832 channels: #1×1 384, #3×3 reduce 192, #3×3 384, #5×5 reduce 48, #5×5 128, pool proj 128
     assert a.within(("inception_5b",)).params == (
-        832 * 384 + 384 + 832 * 192 + 192 + 192 * 9 * 384 + 384
-        + 832 * 48 + 48 + 48 * 25 * 128 + 128 + 832 * 128 + 128)
-    inceptions = sum(a.within((f"inception_{m}",)).params
-                     for m in ("3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"))
+        832 * 384 + 384 + 832 * 192 + 192 + 192 * 9 * 384 + 384 + 832 * 48 + 48 + 48 * 25 * 128 + 128 + 832 * 128 + 128
+    )
+    inceptions = sum(
+        a.within((f"inception_{m}",)).params for m in ("3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b")
+    )
     assert 3_200 + 128 + 4_160 + 110_784 + 384 + inceptions + 10_250 == 5_978_042
 
 
@@ -144,8 +152,14 @@ def test_nin_cifar10():
     assert a.totals.macs == 222_486_528
     assert a.totals.buffers == 0
     assert a.depth == 9 == longest_weight_path(a)
-    shapes = {"mlpconv1": (96, 32, 32), "pool1": (96, 16, 16), "mlpconv2": (192, 16, 16),
-              "pool2": (192, 8, 8), "mlpconv3": (10, 8, 8), "pool3": (10, 1, 1)}
+    shapes = {
+        "mlpconv1": (96, 32, 32),
+        "pool1": (96, 16, 16),
+        "mlpconv2": (192, 16, 16),
+        "pool2": (192, 8, 8),
+        "mlpconv3": (10, 8, 8),
+        "pool3": (10, 1, 1),
+    }
     assert {k: a.within((k,)).out_shape for k in shapes} == shapes
     assert a.layers[-1].out_shape == (10,)
     assert a.within(("mlpconv1",)).params == (5 * 5 * 3 * 192 + 192) + (192 * 160 + 160) + (160 * 96 + 96)
@@ -161,15 +175,15 @@ def test_nin_cifar100_differs_only_in_the_last_cccp():
 def test_highway_fc_layer_params_and_gate_ops():
     a = an("highway_fc_mnist50")
     layer = a.within(("highway", "0"))
-    assert layer.params == 2 * (50 * 50 + 50) == 5_100          # H and T
-    assert a.within(("highway", "0", "gate", "t")).params == 50 * 50 + 50   # the gate's own layer
+    assert layer.params == 2 * (50 * 50 + 50) == 5_100  # H and T
+    assert a.within(("highway", "0", "gate", "t")).params == 50 * 50 + 50  # the gate's own layer
     assert a.within(("highway", "0", "gate", "h_minus_x", "h")).params == 2_550
     # the gate adds exactly one sub, one mul, one add per unit (y = x + T·(H − x)) and a sigmoid
     assert layer.ops["elementwise"] == 3 * 50
     assert [r.kind for r in rows(a, ("highway", "0")) if r.ops.get("elementwise")] == ["sub", "mul", "add"]
     assert row(a, "highway", "0", "gate", "t", "sigmoid").ops == {"act": 50}
-    assert layer.ops["act"] == 50 + 50                         # ReLU in H, sigmoid in T
-    assert layer.ops["linear"] == 2 * 2 * 50 * 50              # flops of the two 50×50 layers
+    assert layer.ops["act"] == 50 + 50  # ReLU in H, sigmoid in T
+    assert layer.ops["linear"] == 2 * 2 * 50 * 50  # flops of the two 50×50 layers
     assert layer.out_shape == (50,)
 
 
@@ -177,7 +191,7 @@ def test_highway_fc_layer_params_and_gate_ops():
 def test_highway_fc_totals(depth):
     a = an(f"highway_fc_mnist{depth}")
     assert a.totals.params == (784 * 50 + 50) + (depth - 1) * 5_100 + (50 * 10 + 10)
-    assert longest_weight_path(a) == depth + 1                  # plain first layer, depth − 1 highway, softmax layer
+    assert longest_weight_path(a) == depth + 1  # plain first layer, depth − 1 highway, softmax layer
     assert a.totals.ops["elementwise"] == (depth - 1) * 150
 
 
@@ -228,18 +242,18 @@ def test_fractalnet_c3_b5():
     assert a.totals.params == 33_714_314
     assert a.totals.weights == 33_698_880 + 5_120
     assert a.totals.macs == 845_222_912
-    assert longest_weight_path(a) == 21                    # B·2^(C−1) = 20 convs + the linear layer
-    assert len(rows(a, kind="conv")) == 5 * 7              # 2^C − 1 convs per block
+    assert longest_weight_path(a) == 21  # B·2^(C−1) = 20 convs + the linear layer
+    assert len(rows(a, kind="conv")) == 5 * 7  # 2^C − 1 convs per block
     shapes = [(64, 16, 16), (128, 8, 8), (256, 4, 4), (512, 2, 2), (512, 1, 1)]
     assert [a.within(("block", str(b))).out_shape for b in range(5)] == shapes
     c_in = 3
     for b, (w, _, _) in enumerate(shapes):
         block = a.within(("block", str(b)))
-        assert block.weights == 3 * 9 * c_in * w + 4 * 9 * w * w   # C convs read the block input
+        assert block.weights == 3 * 9 * c_in * w + 4 * 9 * w * w  # C convs read the block input
         if c_in != w:
             assert sum(1 for r in rows(a, ("block", str(b)), "conv") if r.in_shapes[0][0] == c_in) == 3
         c_in = w
-    assert a.totals.biases == 7 * (64 + 128 + 256 + 512 + 512) + 10   # conv biases; BN has no γ, β
+    assert a.totals.biases == 7 * (64 + 128 + 256 + 512 + 512) + 10  # conv biases; BN has no γ, β
 
 
 def test_fractalnet_joins_are_flat_means():
@@ -251,7 +265,7 @@ def test_fractalnet_joins_are_flat_means():
     assert [r.out_shape for r in means] == [(64, 32, 32), (64, 16, 16)]
     assert [r.ops for r in means] == [{"elementwise": 64 * 32 * 32}, {"elementwise": 64 * 16 * 16}]
     assert row(a, "block", "0", "cols", "add").ops == {"elementwise": 64 * 16 * 16}
-    assert [r.kind for r in block].count("maxpool") == 3            # each column pooled before the join
+    assert [r.kind for r in block].count("maxpool") == 3  # each column pooled before the join
     scales = [r for r in a.graph.nodes if r.op is not None and r.op.kind == "scale" and r.path[:2] == ("block", "0")]
     assert [s.op.value for s in scales] == pytest.approx([1 / 2, 1 / 3])
 
@@ -276,7 +290,7 @@ def test_crescendonet():
     a = an("crescendonet")
     assert a.totals.params == 27_731_402
     assert a.totals.macs == 3_339_265_920
-    assert longest_weight_path(a) == 15                   # 3 blocks × 4 convs + 3 fully connected
+    assert longest_weight_path(a) == 15  # 3 blocks × 4 convs + 3 fully connected
     assert [a.within(("block", str(b))).out_shape for b in range(3)] == [(128, 16, 16), (256, 8, 8), (512, 4, 4)]
     c_in = 3
     for b, w in enumerate((128, 256, 512)):
@@ -299,15 +313,15 @@ def test_crescendonet_paths_parameter():
 
 
 # -- PolyNet -------------------------------------------------------------------------------------
-SHARED_B = 1152 * 128 + 128 * 160 * 7 + 160 * 192 * 7 + 1152 * 192   # 727,040
-SHARED_C = 2048 * 192 + 192 * 224 * 3 + 224 * 256 * 3 + 2048 * 192   # 1,087,488
+SHARED_B = 1152 * 128 + 128 * 160 * 7 + 160 * 192 * 7 + 1152 * 192  # 727,040
+SHARED_C = 2048 * 192 + 192 * 224 * 3 + 224 * 256 * 3 + 2048 * 192  # 1,087,488
 
 
 def test_polynet_totals():
     a = an("polynet")
-    assert a.totals.macs == 34_699_493_472                 # = the released model's (a shared conv runs 3×)
-    assert a.totals.params == 95_366_600                    # = the released model's (shared convs once)
-    assert a.totals.buffers == 361_625                      # = the released model's (BN per application)
+    assert a.totals.macs == 34_699_493_472  # = the released model's (a shared conv runs 3×)
+    assert a.totals.params == 95_366_600  # = the released model's (shared convs once)
+    assert a.totals.buffers == 361_625  # = the released model's (BN per application)
     # F₂ and F₃ of the 10 B and 5 C poly-3 modules use F₁'s four inception convs (share:)
     shared = [r for r in a.layers if r.shares]
     assert len(shared) == (10 + 5) * 2 * 4 and all(r.params == 0 for r in shared)
@@ -320,11 +334,23 @@ def test_polynet_totals():
 
 def test_polynet_stages():
     a = an("polynet")
-    shapes = {"stem": (384, 39, 39), "stage_a": (384, 39, 39), "reduction_a": (1152, 19, 19),
-              "stage_b": (1152, 19, 19), "reduction_b": (2048, 9, 9), "stage_c": (2048, 9, 9)}
+    shapes = {
+        "stem": (384, 39, 39),
+        "stage_a": (384, 39, 39),
+        "reduction_a": (1152, 19, 19),
+        "stage_b": (1152, 19, 19),
+        "reduction_b": (2048, 9, 9),
+        "stage_c": (2048, 9, 9),
+    }
     assert {k: a.within((k,)).out_shape for k in shapes} == shapes
-    params = {"stem": 605_728, "stage_a": 2_759_040, "reduction_a": 2_902_528,
-              "stage_b": 44_112_000, "reduction_b": 3_542_784, "stage_c": 39_395_520}
+    params = {
+        "stem": 605_728,
+        "stage_a": 2_759_040,
+        "reduction_a": 2_902_528,
+        "stage_b": 44_112_000,
+        "reduction_b": 3_542_784,
+        "stage_c": 39_395_520,
+    }
     assert {k: a.within((k,)).params for k in params} == params
 
 
@@ -332,12 +358,16 @@ def test_polynet_modules():
     a = an("polynet")
     # stage B alternates poly-3 and 2-way modules
     assert [{r.path[2] for r in rows(a, ("stage_b", str(j)))} for j in range(4)] == [
-        {"poly3"}, {"way2"}, {"poly3"}, {"way2"}]
+        {"poly3"},
+        {"way2"},
+        {"poly3"},
+        {"way2"},
+    ]
     poly3 = ("stage_b", "0", "poly3")
     convs = rows(a, poly3, "conv")
-    assert len(convs) == 3 * 5                              # F (4 inception convs + 1×1 up) applied 3 times
+    assert len(convs) == 3 * 5  # F (4 inception convs + 1×1 up) applied 3 times
     macs = [r.macs for r in convs]
-    assert macs[0:5] == macs[5:10] == macs[10:15]           # each application costs the same
+    assert macs[0:5] == macs[5:10] == macs[10:15]  # each application costs the same
     # x + s·y1 + s·y2 + s·y3: three adds, three scales per element, as the reference module
     elems = 1152 * 19 * 19
     assert sum(r.ops.get("elementwise", 0) for r in rows(a, poly3)) == 6 * elems
@@ -347,9 +377,23 @@ def test_polynet_modules():
 
 
 # -- published numbers ---------------------------------------------------------------------------
-MODELS = ["keras_googlenet", "nin", "nin_cifar100", "highway_fc_mnist10", "highway_fc_mnist20",
-          "highway_fc_mnist50", "highway_fc_mnist100", "plain_fc_mnist50", "highway_cifar", "fractalnet",
-          "fractalnet_cifar100", "fractalnet40", "crescendonet", "crescendonet_cifar100", "polynet"]
+MODELS = [
+    "keras_googlenet",
+    "nin",
+    "nin_cifar100",
+    "highway_fc_mnist10",
+    "highway_fc_mnist20",
+    "highway_fc_mnist50",
+    "highway_fc_mnist100",
+    "plain_fc_mnist50",
+    "highway_cifar",
+    "fractalnet",
+    "fractalnet_cifar100",
+    "fractalnet40",
+    "crescendonet",
+    "crescendonet_cifar100",
+    "polynet",
+]
 
 
 def test_published_numbers():
@@ -357,12 +401,18 @@ def test_published_numbers():
     assert [(r.model, r.entry.metric, r.entry.layer) for r in results if r.status == "fail"] == []
     status = {(r.model, r.entry.metric, r.entry.layer, r.entry.raw_value): r.status for r in results}
     assert sorted(k for k, v in status.items() if v == "erratum") == [
-        ("fractalnet", "params", "", "38.6M"), ("fractalnet_cifar100", "params", "", "38.6M")]
-    assert sorted(k for k, v in status.items() if v == "differs") == sorted([
-        ("keras_googlenet", "model_bytes", "", "22.81M"), ("polynet", "params", "", "92M")])
-    for metric, layer, value in (("keras_params", "", "5978554"), ("keras_non_trainable", "", "512"),
-                                 ("keras_params", "batch_normalization", "256"),
-                                 ("keras_params", "batch_normalization_1", "768")):
+        ("fractalnet", "params", "", "38.6M"),
+        ("fractalnet_cifar100", "params", "", "38.6M"),
+    ]
+    assert sorted(k for k, v in status.items() if v == "differs") == sorted(
+        [("keras_googlenet", "model_bytes", "", "22.81M"), ("polynet", "params", "", "92M")]
+    )
+    for metric, layer, value in (
+        ("keras_params", "", "5978554"),
+        ("keras_non_trainable", "", "512"),
+        ("keras_params", "batch_normalization", "256"),
+        ("keras_params", "batch_normalization_1", "768"),
+    ):
         assert status[("keras_googlenet", metric, layer, value)] == "pass"
     assert status[("keras_googlenet", "model_bytes", "", "22.80M")] == "pass"
     assert status[("keras_googlenet", "params", "", "5978042")] == "pass"

@@ -11,30 +11,42 @@ def costs(a):
 
 
 def test_repeat_equals_copies(write_spec):
-    compact = write_spec("""
+    compact = write_spec(
+        """
         input: [8, 16, 16]
         layers:
           - {repeat: 3, body: [conv: {out: 8, k: 3, pad: 1}, bn, relu]}
-        """, "compact.yaml")
-    expanded = write_spec("""
+        """,
+        "compact.yaml",
+    )
+    expanded = write_spec(
+        """
         input: [8, 16, 16]
         layers:
           - [conv: {out: 8, k: 3, pad: 1}, bn, relu]
           - [conv: {out: 8, k: 3, pad: 1}, bn, relu]
           - [conv: {out: 8, k: 3, pad: 1}, bn, relu]
-        """, "expanded.yaml")
+        """,
+        "expanded.yaml",
+    )
     assert costs(analyze(load_model(str(compact)))) == costs(analyze(load_model(str(expanded))))
 
 
 def test_depthwise_equals_grouped(write_spec):
-    dw = write_spec("""
+    dw = write_spec(
+        """
         input: [32, 14, 14]
         layers: [conv: {out: in_ch, k: 3, pad: 1, groups: in_ch, bias: false}]
-        """, "dw.yaml")
-    grouped = write_spec("""
+        """,
+        "dw.yaml",
+    )
+    grouped = write_spec(
+        """
         input: [32, 14, 14]
         layers: [conv: {out: 32, k: 3, pad: 1, groups: 32, bias: false}]
-        """, "g.yaml")
+        """,
+        "g.yaml",
+    )
     a = analyze(load_model(str(dw)))
     assert costs(a) == costs(analyze(load_model(str(grouped))))
     assert a.totals.params == 32 * 9
@@ -168,12 +180,12 @@ OPTION_A = """
 
 
 def test_option_a_shortcut_slice_and_yaml_merge_keys(write_spec):
-    path = write_spec(OPTION_A.replace("    defaults: &conv {k: 3, pad: 1, bias: false}\n", ""),
-                      "a.yaml")
+    path = write_spec(OPTION_A.replace("    defaults: &conv {k: 3, pad: 1, bias: false}\n", ""), "a.yaml")
     with pytest.raises(SpecError, match="invalid YAML"):  # *conv without its &conv anchor
         load_model(str(path))
     text = OPTION_A.replace("    defaults: &conv", "    params: {unused: &conv").replace(
-        "bias: false}\n    layers", "bias: false}}\n    layers")
+        "bias: false}\n    layers", "bias: false}}\n    layers"
+    )
     a = analyze(load_model(str(write_spec(text))))
     assert a.within(("residual1",)).params == 16 * 9 * 32 + 32 * 9 * 32 + 4 * 32
     assert a.layers[-1].out_shape == (32, 4, 4)
@@ -182,7 +194,8 @@ def test_option_a_shortcut_slice_and_yaml_merge_keys(write_spec):
 @pytest.mark.torch
 def test_option_a_and_slice_agree_with_torch(write_spec):
     text = OPTION_A.replace("    defaults: &conv", "    params: {unused: &conv").replace(
-        "bias: false}\n    layers", "bias: false}}\n    layers")
+        "bias: false}\n    layers", "bias: false}}\n    layers"
+    )
     assert not torch_failures(write_spec(text))
 
 
@@ -249,11 +262,17 @@ def test_ref_agrees_with_torch(write_spec):
 
 def test_a_named_shortcut_keeps_its_name(write_spec):
     """``shortcut: {downsample: [...]}`` is named like timm's module, not ``shortcut``."""
-    a = analyze(load_model(str(write_spec("""
+    a = analyze(
+        load_model(
+            str(
+                write_spec("""
         input: [8, 8, 8]
         layers:
           - block:
               residual: [conv: {out: 16, k: 3, stride: 2, pad: 1}]
               shortcut: {downsample: [conv: {out: 16, k: 1, stride: 2}]}
-        """))))
+        """)
+            )
+        )
+    )
     assert [r.name for r in a.layers[1:]] == ["block.conv1", "block.downsample.conv1", "block.add"]

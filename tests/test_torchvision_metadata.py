@@ -25,9 +25,15 @@ def torchvision_cnns() -> list[str]:
     return sorted(n for n in names if not n.startswith(NOT_CNNS))
 
 
-LOADED_WITH = {"googlenet": {"aux_logits": False}, "inception_v3": {"aux_logits": True},
-               **{n: {"aux_loss": True} for n in tvm.list_models(module=tvm.segmentation)
-                  if "aux_loss" in inspect.signature(tvm.get_model_builder(n)).parameters}}
+LOADED_WITH = {
+    "googlenet": {"aux_logits": False},
+    "inception_v3": {"aux_logits": True},
+    **{
+        n: {"aux_loss": True}
+        for n in tvm.list_models(module=tvm.segmentation)
+        if "aux_loss" in inspect.signature(tvm.get_model_builder(n)).parameters
+    },
+}
 """What a torchvision builder does to the architecture when it loads weights (its source): googlenet
 loads with the aux heads and drops them unless asked (default: dropped), inception_v3 keeps them
 (``aux_logits`` defaults to True), the segmentation builders that have an aux classifier force
@@ -62,8 +68,9 @@ def specs_by_reference() -> dict[str, list[str]]:
 
 
 SPECS = specs_by_reference()
-WEIGHTS = [pytest.param(name, w, id=f"{name}.{w.name}") for name in torchvision_cnns()
-           for w in tvm.get_model_weights(name)]
+WEIGHTS = [
+    pytest.param(name, w, id=f"{name}.{w.name}") for name in torchvision_cnns() for w in tvm.get_model_weights(name)
+]
 
 
 def test_every_torchvision_cnn_has_a_spec():
@@ -81,5 +88,6 @@ def test_spec_equals_torchvision_metadata(name, weights):
     size = size[0] if isinstance(size, (list, tuple)) else size
     for model in SPECS[name]:
         a = analyze(model, (3, size, size))
-        assert (a.totals.params, round(a.totals.macs / 1e9, 3)) == (weights.meta["num_params"], weights.meta["_ops"]), \
+        assert (a.totals.params, round(a.totals.macs / 1e9, 3)) == (weights.meta["num_params"], weights.meta["_ops"]), (
             f"{model} at {size}×{size}: {a.totals.params:,} params, {a.totals.macs:,} MACs"
+        )

@@ -37,12 +37,23 @@ class Convention:
 CONVENTIONS: dict[str, Convention] = {
     "macs": Convention("macs", "MACs (conv+linear)", "multiply-accumulates of conv and linear layers"),
     "flops": Convention("flops", "FLOPs (2×MACs, conv+linear)", "2 per multiply-accumulate"),
-    "all": Convention("all", "ops (all, FLOP)", "2×MACs plus BN, norm, activations, pooling, "
-                                                 "add/mul, softmax"),
+    "all": Convention("all", "ops (all, FLOP)", "2×MACs plus BN, norm, activations, pooling, add/mul, softmax"),
     "fvcore": Convention("fvcore", "fvcore flops (1/MAC, +BN, +adaptive pool)", "fvcore's default rules"),
 }
 
 
-DTYPES: dict[str, int] = {"fp64": 8, "float64": 8, "fp32": 4, "float32": 4, "tf32": 4,
-                          "fp16": 2, "float16": 2, "half": 2, "bf16": 2, "bfloat16": 2,
-                          "int8": 1, "uint8": 1, "fp8": 1}
+DTYPES: dict[str, int] = {
+    "fp64": 8,
+    "float64": 8,
+    "fp32": 4,
+    "float32": 4,
+    "tf32": 4,
+    "fp16": 2,
+    "float16": 2,
+    "half": 2,
+    "bf16": 2,
+    "bfloat16": 2,
+    "int8": 1,
+    "uint8": 1,
+    "fp8": 1,
+}

@@ -112,8 +112,11 @@ class Analysis:
         depth aside (``totals.train_macs`` is its expectation under stochastic depth)."""
         if self.mode == "training":
             return self.totals.macs
-        return self.totals.macs + sum(n.op.macs(list(n.in_shapes), n.out_shape) * self.batch
-                                      for n in self.graph.ops if n.train_only and n.op is not None)
+        return self.totals.macs + sum(
+            n.op.macs(list(n.in_shapes), n.out_shape) * self.batch
+            for n in self.graph.ops
+            if n.train_only and n.op is not None
+        )
 
     @property
     def depth(self) -> int:
@@ -124,8 +127,10 @@ class Analysis:
         """Sum of the layers under ``prefix`` (a stage, a block, one layer)."""
         rows = [r for r in self.layers if r.path[: len(prefix)] == prefix]
         if not rows:
-            raise SpecError(f"no layer {'.'.join(prefix)!r} in {self.model.name}",
-                            expected="a path shown by `cnncost table --depth N`")
+            raise SpecError(
+                f"no layer {'.'.join(prefix)!r} in {self.model.name}",
+                expected="a path shown by `cnncost table --depth N`",
+            )
         return _sum(prefix, rows, "group")
 
     def collapsed(self, depth: int | None) -> list[LayerCost]:
@@ -153,14 +158,23 @@ def _sum(path: tuple[str, ...], rows: list[LayerCost], kind: str) -> LayerCost:
         for k, v in r.ops.items():
             ops[k] = ops.get(k, 0) + v
     return LayerCost(
-        path=path, kind=kind, label=_group_label(rows), in_shapes=rows[0].in_shapes,
+        path=path,
+        kind=kind,
+        label=_group_label(rows),
+        in_shapes=rows[0].in_shapes,
         out_shape=rows[-1].out_shape,
-        weights=sum(r.weights for r in rows), biases=sum(r.biases for r in rows),
-        buffers=sum(r.buffers for r in rows), counters=sum(r.counters for r in rows),
-        macs=sum(r.macs for r in rows), ops=ops,
-        fvcore=sum(r.fvcore for r in rows), activations=sum(r.activations for r in rows),
-        layers=sum(r.layers for r in rows), line=rows[0].line,
-        train_macs=sum(r.train_macs for r in rows), weight_layers=sum(r.weight_layers for r in rows),
+        weights=sum(r.weights for r in rows),
+        biases=sum(r.biases for r in rows),
+        buffers=sum(r.buffers for r in rows),
+        counters=sum(r.counters for r in rows),
+        macs=sum(r.macs for r in rows),
+        ops=ops,
+        fvcore=sum(r.fvcore for r in rows),
+        activations=sum(r.activations for r in rows),
+        layers=sum(r.layers for r in rows),
+        line=rows[0].line,
+        train_macs=sum(r.train_macs for r in rows),
+        weight_layers=sum(r.weight_layers for r in rows),
     )
 
 
@@ -191,8 +205,11 @@ def analyze_graph(graph: Graph, batch: int = 1, mode: str = "inference") -> Anal
     layers: list[LayerCost] = []
     for node in graph.nodes:
         if node.op is None:
-            layers.append(LayerCost(node.path, "input", "input", (), node.out_shape,
-                                    activations=numel(node.out_shape) * batch, layers=0))
+            layers.append(
+                LayerCost(
+                    node.path, "input", "input", (), node.out_shape, activations=numel(node.out_shape) * batch, layers=0
+                )
+            )
             continue
         op, ins, out = node.op, list(node.in_shapes), node.out_shape
         p = op.params(ins) if node.shares is None else NO_PARAMS  # counted once, at the owner
@@ -202,26 +219,38 @@ def analyze_graph(graph: Graph, batch: int = 1, mode: str = "inference") -> Anal
         macs = step_macs if runs else 0
         other = op.other_ops(ins, out) * batch if runs else 0
         ops = {op.op_class: 2 * macs if macs else other} if (macs or other) else {}
-        layers.append(LayerCost(
-            path=node.path, kind=op.kind, label=label + ("" if runs else " (training only)"),
-            in_shapes=node.in_shapes, out_shape=out, weights=p.weights, biases=p.biases, buffers=p.buffers,
-            counters=p.counters, macs=macs, ops=ops, fvcore=op.fvcore_flops(ins, out) * batch if runs else 0,
-            activations=numel(out) * batch if runs and op.new_tensor() else 0, line=node.line,
-            train_macs=step_macs if node.survival == 1 else step_macs * _exact(node.survival),
-            shares=None if node.shares is None else graph.nodes[node.shares].name,
-            weight_layers=int(op.weight_layer),
-        ))
+        layers.append(
+            LayerCost(
+                path=node.path,
+                kind=op.kind,
+                label=label + ("" if runs else " (training only)"),
+                in_shapes=node.in_shapes,
+                out_shape=out,
+                weights=p.weights,
+                biases=p.biases,
+                buffers=p.buffers,
+                counters=p.counters,
+                macs=macs,
+                ops=ops,
+                fvcore=op.fvcore_flops(ins, out) * batch if runs else 0,
+                activations=numel(out) * batch if runs and op.new_tensor() else 0,
+                line=node.line,
+                train_macs=step_macs if node.survival == 1 else step_macs * _exact(node.survival),
+                shares=None if node.shares is None else graph.nodes[node.shares].name,
+                weight_layers=int(op.weight_layer),
+            )
+        )
     totals = _sum(("total",), layers, "total")
     stray = set(totals.ops) - set(OP_CLASSES)
     if stray:  # register() checks op_class; a cost in an unknown class would vanish from the totals
         raise AssertionError(f"costs in op classes outside OP_CLASSES: {sorted(stray)}")
     totals = totals._replace(ops={k: totals.ops.get(k, 0) for k in OP_CLASSES})
-    return Analysis(graph.model, graph.input_shape, batch, tuple(layers), totals,
-                    tuple(graph.warnings), graph, mode)
+    return Analysis(graph.model, graph.input_shape, batch, tuple(layers), totals, tuple(graph.warnings), graph, mode)
 
 
-def analyze(model: ModelSpec | str, input_shape: Shape | None = None, batch: int = 1,
-            mode: str = "inference") -> Analysis:
+def analyze(
+    model: ModelSpec | str, input_shape: Shape | None = None, batch: int = 1, mode: str = "inference"
+) -> Analysis:
     """Expand and cost a model: ``analyze("vgg16").totals.params == 138_357_544``.
 
     ``mode="training"`` also counts the operations of training-only side heads (Inception-v3's aux).

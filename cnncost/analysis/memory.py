@@ -25,6 +25,7 @@ from cnncost.ops.base import numel
 OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
 """Optimizer state per parameter, in parameter-sized tensors (momentum buffer; Adam's m and v)."""
 
+
 class _Storages:
     """Storage id of every node's output, for one mode (inference or training): an op that writes a
     new tensor allocates one; an in-place op or a view shares its input's."""
@@ -81,8 +82,13 @@ class Memory:
 
     @property
     def training_total_bytes(self) -> int:
-        return (self.param_bytes + self.buffer_bytes + self.gradient_bytes + self.optimizer_bytes
-                + self.saved_activation_bytes)
+        return (
+            self.param_bytes
+            + self.buffer_bytes
+            + self.gradient_bytes
+            + self.optimizer_bytes
+            + self.saved_activation_bytes
+        )
 
     @property
     def backward_forward_ratio(self) -> float:
@@ -144,9 +150,17 @@ def memory(a: Analysis, dtype_bytes: int = 4, optimizer: str = "sgd", amp: bool 
     peak_cpu, _ = peak_inference(g, elem, b, "cpu")
     params = t.params * weight_bytes
     return Memory(
-        batch=b, dtype_bytes=elem, param_bytes=params, buffer_bytes=t.buffers * weight_bytes,
-        forward_activation_bytes=t.activations * elem, peak_inference_bytes=peak, peak_at=where,
+        batch=b,
+        dtype_bytes=elem,
+        param_bytes=params,
+        buffer_bytes=t.buffers * weight_bytes,
+        forward_activation_bytes=t.activations * elem,
+        peak_inference_bytes=peak,
+        peak_at=where,
         peak_cpu_bytes=peak_cpu,
-        saved_activation_bytes=saved_for_backward(g, elem, b), gradient_bytes=params,
-        optimizer_bytes=OPTIMIZER_STATE[optimizer] * params, optimizer=optimizer, amp=amp,
+        saved_activation_bytes=saved_for_backward(g, elem, b),
+        gradient_bytes=params,
+        optimizer_bytes=OPTIMIZER_STATE[optimizer] * params,
+        optimizer=optimizer,
+        amp=amp,
     )

@@ -72,9 +72,18 @@ def step_cost(a: Analysis, batch: int, dtype: str, mode: str, ridge: float | Non
     macs1, params, acts1 = a.totals.macs, a.totals.params, a.totals.activations
     moved = params * b + acts1 * b * batch
     intensity = 2 * macs1 * batch / moved if moved else 0.0
-    return StepCost(macs_per_sample=macs1, macs_per_step=macs_per_step(macs1, batch, mode), params=params,
-                    activations_per_sample=acts1, dtype_bytes=b, bytes_moved=moved, arithmetic_intensity=intensity,
-                    activation_bytes=acts1 * b * batch, ridge_point=ridge, bound=bound(intensity, ridge))
+    return StepCost(
+        macs_per_sample=macs1,
+        macs_per_step=macs_per_step(macs1, batch, mode),
+        params=params,
+        activations_per_sample=acts1,
+        dtype_bytes=b,
+        bytes_moved=moved,
+        arithmetic_intensity=intensity,
+        activation_bytes=acts1 * b * batch,
+        ridge_point=ridge,
+        bound=bound(intensity, ridge),
+    )
 
 
 @dataclass(frozen=True)
@@ -103,10 +112,15 @@ def predicted_memory(a: Analysis, batch: int, dtype: str, mode: str, cuda: bool)
     m = memory(analyze_graph(a.graph, batch), dtype_bytes=DTYPES[dtype], optimizer="momentum")
     fixed = m.param_bytes + m.buffer_bytes
     if mode == "training":
-        return m.training_total_bytes, ("params + buffers + gradients + SGD momentum + saved-for-backward "
-                                        "activations (cnncost memory); backward transients not modelled")
+        return m.training_total_bytes, (
+            "params + buffers + gradients + SGD momentum + saved-for-backward "
+            "activations (cnncost memory); backward transients not modelled"
+        )
     if cuda:
-        return fixed + m.peak_inference_bytes, ("params + buffers + liveness peak of the activations at "
-                                                f"{m.peak_at} (cnncost memory); cuDNN workspaces not modelled")
-    return fixed + m.peak_cpu_bytes, ("params + buffers + liveness peak with torch's CPU (oneDNN) conv "
-                                      "workspace (cnncost memory)")
+        return fixed + m.peak_inference_bytes, (
+            "params + buffers + liveness peak of the activations at "
+            f"{m.peak_at} (cnncost memory); cuDNN workspaces not modelled"
+        )
+    return fixed + m.peak_cpu_bytes, (
+        "params + buffers + liveness peak with torch's CPU (oneDNN) conv workspace (cnncost memory)"
+    )

@@ -6,8 +6,8 @@ import warnings
 from typing import NamedTuple
 
 from cnncost.analysis.cost import analyze
-from cnncost.ops.base import Shape
 from cnncost.errors import SpecError
+from cnncost.ops.base import Shape
 from cnncost.spec.catalog import CatalogWarning, families
 
 

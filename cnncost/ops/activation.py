@@ -66,8 +66,10 @@ class ReLU6(Activation):
 
     kind = "relu6"
     inplace_copies = True
-    fvcore_skips = {"aten::hardtanh": "relu6 is hardtanh(0, 6): activations are not counted by fvcore",
-                    "aten::hardtanh_": "relu6 in place: activations are not counted by fvcore"}
+    fvcore_skips = {
+        "aten::hardtanh": "relu6 is hardtanh(0, 6): activations are not counted by fvcore",
+        "aten::hardtanh_": "relu6 in place: activations are not counted by fvcore",
+    }
     examples = _examples("relu6")
 
 
@@ -77,8 +79,10 @@ class LeakyReLU(Activation):
 
     kind = "leaky_relu"
     fields = {"inplace": Field("bool", True), "negative_slope": Field("float", 0.01)}
-    fvcore_skips = {"aten::leaky_relu": "activations are not counted by fvcore",
-                    "aten::leaky_relu_": "activations are not counted by fvcore"}
+    fvcore_skips = {
+        "aten::leaky_relu": "activations are not counted by fvcore",
+        "aten::leaky_relu_": "activations are not counted by fvcore",
+    }
     examples = (*_examples("leaky_relu"), Example((2, 3, 3), "[leaky_relu: {negative_slope: 0.2, inplace: false}]"))
     negative_slope: float
 
@@ -89,8 +93,10 @@ class ELU(Activation):
 
     kind = "elu"
     fields = {"inplace": Field("bool", True), "alpha": Field("float", 1.0)}
-    fvcore_skips = {"aten::elu": "activations are not counted by fvcore",
-                    "aten::elu_": "activations are not counted by fvcore"}
+    fvcore_skips = {
+        "aten::elu": "activations are not counted by fvcore",
+        "aten::elu_": "activations are not counted by fvcore",
+    }
     examples = _examples("elu")
     alpha: float
 
@@ -102,8 +108,10 @@ class SiLU(Activation):
     kind = "silu"
     aliases = ("swish",)
     inplace_copies = True
-    fvcore_skips = {"aten::silu": "activations are not counted by fvcore",
-                    "aten::silu_": "activations are not counted by fvcore"}
+    fvcore_skips = {
+        "aten::silu": "activations are not counted by fvcore",
+        "aten::silu_": "activations are not counted by fvcore",
+    }
     examples = _examples("silu")
 
 
@@ -114,8 +122,10 @@ class Hardswish(Activation):
     kind = "hardswish"
     aliases = ("hswish",)
     inplace_copies = True
-    fvcore_skips = {"aten::hardswish": "activations are not counted by fvcore",
-                    "aten::hardswish_": "activations are not counted by fvcore"}
+    fvcore_skips = {
+        "aten::hardswish": "activations are not counted by fvcore",
+        "aten::hardswish_": "activations are not counted by fvcore",
+    }
     examples = _examples("hardswish")
 
 
@@ -126,8 +136,10 @@ class Hardsigmoid(Activation):
     kind = "hardsigmoid"
     aliases = ("hsigmoid",)
     inplace_copies = True
-    fvcore_skips = {"aten::hardsigmoid": "activations are not counted by fvcore",
-                    "aten::hardsigmoid_": "activations are not counted by fvcore"}
+    fvcore_skips = {
+        "aten::hardsigmoid": "activations are not counted by fvcore",
+        "aten::hardsigmoid_": "activations are not counted by fvcore",
+    }
     examples = _examples("hardsigmoid")
 
 
@@ -156,8 +168,11 @@ class GELU(PureActivation):
     """x · Φ(x): exact (erf) form, or ``approximate: tanh`` (``nn.GELU(approximate="tanh")``)."""
 
     kind = "gelu"
-    fields = {"approximate": Field("choice", "none", choices=("none", "tanh"),
-                                   doc="none: the erf form; tanh: the tanh approximation")}
+    fields = {
+        "approximate": Field(
+            "choice", "none", choices=("none", "tanh"), doc="none: the erf form; tanh: the tanh approximation"
+        )
+    }
     fvcore_skips = {"aten::gelu": "activations are not counted by fvcore"}
     examples = (*_examples("gelu", inplace=False), Example((2, 5, 3), "[gelu: {approximate: tanh}]"))
     approximate: str

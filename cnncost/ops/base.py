@@ -146,8 +146,7 @@ class Op:
         for name, f in cls.fields.items():
             if name not in values:
                 if f.required:
-                    raise SpecError(f"{cls.kind}: missing required field {name!r}",
-                                    expected=f.doc or f.type)
+                    raise SpecError(f"{cls.kind}: missing required field {name!r}", expected=f.doc or f.type)
                 values[name] = f.default
         return cls(values)
 
@@ -254,8 +253,10 @@ def fmt_shape(shape: Shape) -> str:
 
 def require_chw(kind: str, shape: Shape) -> tuple[int, int, int]:
     if len(shape) != 3:
-        raise SpecError(f"{kind} needs a C×H×W input, got {fmt_shape(shape)}",
-                        expected="a feature map (did a flatten come too early?)")
+        raise SpecError(
+            f"{kind} needs a C×H×W input, got {fmt_shape(shape)}",
+            expected="a feature map (did a flatten come too early?)",
+        )
     return shape[0], shape[1], shape[2]
 
 
@@ -277,8 +278,10 @@ def _int(kind: str, name: str, value: Any) -> int:
         raise SpecError(f"{kind}.{name}: got {value!r}", expected="an integer")
     if isinstance(value, float):
         if not value.is_integer():
-            raise SpecError(f"{kind}.{name}: {value} is not a whole number",
-                            expected="an integer (use int(), round() or make_divisible())")
+            raise SpecError(
+                f"{kind}.{name}: {value} is not a whole number",
+                expected="an integer (use int(), round() or make_divisible())",
+            )
         value = int(value)
     return value
 
@@ -312,8 +315,10 @@ def _choice(kind: str, name: str, f: Field, value: Any) -> Any:
 def _pad(kind: str, name: str, f: Field, value: Any) -> str | tuple[int, int, int, int]:
     if isinstance(value, str):
         if value not in PAD_WORDS:
-            raise SpecError(f"{kind}.{name}: got {value!r}",
-                            expected="an int, [h, w], [top, bottom, left, right], 'same' or 'valid'")
+            raise SpecError(
+                f"{kind}.{name}: got {value!r}",
+                expected="an int, [h, w], [top, bottom, left, right], 'same' or 'valid'",
+            )
         return value
     if isinstance(value, list) and len(value) == 4:
         t, b, left, r = (_int(kind, name, x) for x in value)
@@ -329,8 +334,13 @@ def _ints(kind: str, name: str, f: Field, value: Any) -> tuple[int, ...]:
 
 
 _COERCERS: dict[str, Callable[[str, str, Field, Any], Any]] = {
-    "int": lambda kind, name, f, value: _int(kind, name, value), "float": _float, "bool": _bool,
-    "choice": _choice, "pair": lambda kind, name, f, value: _pair(kind, name, value), "pad": _pad, "ints": _ints,
+    "int": lambda kind, name, f, value: _int(kind, name, value),
+    "float": _float,
+    "bool": _bool,
+    "choice": _choice,
+    "pair": lambda kind, name, f, value: _pair(kind, name, value),
+    "pad": _pad,
+    "ints": _ints,
 }
 """Field type → the check that turns an evaluated value into the op's typed attribute."""
 

@@ -20,8 +20,13 @@ from cnncost.ops.base import (
 from cnncost.ops.formulas import conv_out_len, same_padding, unread_tail
 
 
-def resolve_padding(pad: str | tuple[int, int, int, int], hw: tuple[int, int], k: tuple[int, int],
-                    s: tuple[int, int], d: tuple[int, int]) -> tuple[int, int, int, int]:
+def resolve_padding(
+    pad: str | tuple[int, int, int, int],
+    hw: tuple[int, int],
+    k: tuple[int, int],
+    s: tuple[int, int],
+    d: tuple[int, int],
+) -> tuple[int, int, int, int]:
     """Turn a pad field (int pair already expanded, 'same', 'valid') into (top, bottom, left, right)."""
     if pad == "valid":
         return (0, 0, 0, 0)
@@ -31,9 +36,16 @@ def resolve_padding(pad: str | tuple[int, int, int, int], hw: tuple[int, int], k
     return pad
 
 
-def window_out(kind: str, hw: tuple[int, int], k: tuple[int, int], s: tuple[int, int],
-               pad: tuple[int, int, int, int], d: tuple[int, int], ceil_mode: bool,
-               warn: Warn) -> tuple[int, int]:
+def window_out(
+    kind: str,
+    hw: tuple[int, int],
+    k: tuple[int, int],
+    s: tuple[int, int],
+    pad: tuple[int, int, int, int],
+    d: tuple[int, int],
+    ceil_mode: bool,
+    warn: Warn,
+) -> tuple[int, int]:
     """Spatial output of a sliding window, with the errors and warnings users need."""
     out, unread, spans = [], [], []
     for axis, name in ((0, "rows"), (1, "columns")):
@@ -42,8 +54,9 @@ def window_out(kind: str, hw: tuple[int, int], k: tuple[int, int], s: tuple[int,
         eff = dd * (kk - 1) + 1
         if eff > n + p[0] + p[1]:
             raise SpecError(
-                f"{kind}: kernel {eff} is larger than the padded input {n}+{p[0]}+{p[1]} = "
-                f"{n + p[0] + p[1]} ({name})", expected="a kernel that fits its padded input")
+                f"{kind}: kernel {eff} is larger than the padded input {n}+{p[0]}+{p[1]} = {n + p[0] + p[1]} ({name})",
+                expected="a kernel that fits its padded input",
+            )
         length = conv_out_len(n, kk, ss, p, dd, ceil_mode)
         if length < 1:
             raise SpecError(f"{kind}: output size {length} below 1 ({name})")
@@ -56,9 +69,11 @@ def window_out(kind: str, hw: tuple[int, int], k: tuple[int, int], s: tuple[int,
                 spans.append(span)
         out.append(length)
     if unread:
-        warn(f"stride {s[0] if s[0] == s[1] else s} does not tile the input: {', '.join(spans)}; "
-             f"input {' and '.join(unread)} {'is' if len(unread) == 1 and '..' not in unread[0] else 'are'}"
-             f" never read")
+        warn(
+            f"stride {s[0] if s[0] == s[1] else s} does not tile the input: {', '.join(spans)}; "
+            f"input {' and '.join(unread)} {'is' if len(unread) == 1 and '..' not in unread[0] else 'are'}"
+            f" never read"
+        )
     return out[0], out[1]
 
 
@@ -87,8 +102,9 @@ class Conv(Op):
         "out": Field("int", required=True, aliases=("filters", "out_channels"), doc="output channels"),
         "k": Field("pair", required=True, aliases=("kernel", "kernel_size"), doc="kernel: int or [h, w]"),
         "stride": Field("pair", (1, 1), aliases=("s",)),
-        "pad": Field("pad", (0, 0, 0, 0), aliases=("padding", "p"),
-                     doc="int, [h, w], [top, bottom, left, right], same or valid"),
+        "pad": Field(
+            "pad", (0, 0, 0, 0), aliases=("padding", "p"), doc="int, [h, w], [top, bottom, left, right], same or valid"
+        ),
         "dilation": Field("pair", (1, 1), aliases=("d",)),
         "groups": Field("int", 1, aliases=("g",), doc="groups: in_ch is depthwise"),
         "bias": Field("bool", True),
@@ -179,11 +195,14 @@ class Linear(Op):
     fields = {
         "out": Field("int", required=True, aliases=("out_features", "units"), doc="output features"),
         "bias": Field("bool", True),
-        "dims": Field("choice", "flat", choices=("flat", "last"),
-                      doc="flat: a 1-D input only (a feature map is an error); last: the last dimension of any input"),
+        "dims": Field(
+            "choice",
+            "flat",
+            choices=("flat", "last"),
+            doc="flat: a 1-D input only (a feature map is an error); last: the last dimension of any input",
+        ),
     }
-    fvcore = ("aten::addmm / aten::linear: one per multiply-add (input elements / in features × in × out), "
-              "no bias")
+    fvcore = "aten::addmm / aten::linear: one per multiply-add (input elements / in features × in × out), no bias"
     examples = (
         Example((12,), "[linear: {out: 5}]"),
         Example((7,), "[linear: {out: 3, bias: false}]"),
@@ -197,9 +216,11 @@ class Linear(Op):
 
     def infer(self, ins: list[Shape], warn: Warn) -> Shape:
         if self.dims == "flat" and len(ins[0]) != 1:
-            raise SpecError(f"linear needs a flat input, got {fmt_shape(ins[0])}",
-                            expected="a flatten (or global pool + flatten) before it, or dims: last to apply it "
-                                     "over the last dimension (a channels-last map after a permute)")
+            raise SpecError(
+                f"linear needs a flat input, got {fmt_shape(ins[0])}",
+                expected="a flatten (or global pool + flatten) before it, or dims: last to apply it "
+                "over the last dimension (a channels-last map after a permute)",
+            )
         return (*ins[0][:-1], self.out)
 
     def params(self, ins: list[Shape]) -> ParamCount:
@@ -243,12 +264,14 @@ class ConvTranspose(Op):
         "dilation": Field("pair", (1, 1), aliases=("d",)),
         "bias": Field("bool", True),
     }
-    fvcore = ("aten::_convolution (transposed): one per multiply-add, input elements × C_out/groups × kh × kw, "
-              "no bias")
+    fvcore = "aten::_convolution (transposed): one per multiply-add, input elements × C_out/groups × kh × kw, no bias"
     examples = (
         Example((6, 5, 7), "[conv_transpose: {out: 4, k: 3, stride: 2, pad: 1, output_padding: 1}]"),
-        Example((6, 4, 3), "[conv_transpose: {out: 4, k: [3, 2], stride: [2, 3], pad: [1, 0], output_padding: [1, 2], "
-                           "groups: 2, dilation: [1, 2], bias: false}]"),
+        Example(
+            (6, 4, 3),
+            "[conv_transpose: {out: 4, k: [3, 2], stride: [2, 3], pad: [1, 0], output_padding: [1, 2], "
+            "groups: 2, dilation: [1, 2], bias: false}]",
+        ),
         Example((3, 4, 4), "[conv_transpose: {out: 5, k: 2, stride: 2}]"),
     )
     out: int
@@ -268,21 +291,28 @@ class ConvTranspose(Op):
         if c % g or out % g:
             raise SpecError(f"conv_transpose: groups={g} must divide input channels {c} and output channels {out}")
         if min(*self.k, *self.stride, *self.dilation) < 1 or min(*self.pad, *self.output_padding) < 0:
-            raise SpecError(f"conv_transpose: k={list(self.k)}, stride={list(self.stride)}, "
-                            f"dilation={list(self.dilation)}, pad={list(self.pad)}, "
-                            f"output_padding={list(self.output_padding)}",
-                            expected="k, stride, dilation ≥ 1 and pad, output_padding ≥ 0")
+            raise SpecError(
+                f"conv_transpose: k={list(self.k)}, stride={list(self.stride)}, "
+                f"dilation={list(self.dilation)}, pad={list(self.pad)}, "
+                f"output_padding={list(self.output_padding)}",
+                expected="k, stride, dilation ≥ 1 and pad, output_padding ≥ 0",
+            )
         sizes = []
-        for n, k, s, p, op, d, name in zip((h, w), self.k, self.stride, self.pad, self.output_padding, self.dilation,
-                                           ("rows", "columns"), strict=True):
+        for n, k, s, p, op, d, name in zip(
+            (h, w), self.k, self.stride, self.pad, self.output_padding, self.dilation, ("rows", "columns"), strict=True
+        ):
             if op >= max(s, d):
-                raise SpecError(f"conv_transpose: output_padding {op} with stride {s} and dilation {d} ({name})",
-                                expected="output_padding below the stride or the dilation (torch's rule)")
+                raise SpecError(
+                    f"conv_transpose: output_padding {op} with stride {s} and dilation {d} ({name})",
+                    expected="output_padding below the stride or the dilation (torch's rule)",
+                )
             length = (n - 1) * s - 2 * p + d * (k - 1) + op + 1
             if length < 1:
-                raise SpecError(f"conv_transpose: output size {length} below 1 ({name}): "
-                                f"({n}-1)·{s} - 2·{p} + {d}·({k}-1) + {op} + 1",
-                                expected="less padding")
+                raise SpecError(
+                    f"conv_transpose: output size {length} below 1 ({name}): "
+                    f"({n}-1)·{s} - 2·{p} + {d}·({k}-1) + {op} + 1",
+                    expected="less padding",
+                )
             sizes.append(length)
         return (out, sizes[0], sizes[1])
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 
 
-def conv_out_len(n: int, k: int, s: int = 1, pad: tuple[int, int] = (0, 0), d: int = 1,
-                 ceil_mode: bool = False) -> int:
+def conv_out_len(n: int, k: int, s: int = 1, pad: tuple[int, int] = (0, 0), d: int = 1, ceil_mode: bool = False) -> int:
     """Output length of a conv/pool window along one axis.
 
     ``floor((n + p0 + p1 - d·(k-1) - 1) / s) + 1`` (torch ``Conv2d``/``MaxPool2d``); with

@@ -24,9 +24,10 @@ class Concat(Op):
         for i, s in enumerate(ins[1:], 1):
             if len(s) != len(first) or s[1:] != first[1:]:
                 shapes = ", ".join(fmt_shape(x) for x in ins)
-                raise SpecError(f"concat: branch {i} is {fmt_shape(s)} but branch 0 is "
-                                f"{fmt_shape(first)} ({shapes})",
-                                expected="the same spatial size in every branch")
+                raise SpecError(
+                    f"concat: branch {i} is {fmt_shape(s)} but branch 0 is {fmt_shape(first)} ({shapes})",
+                    expected="the same spatial size in every branch",
+                )
         return (sum(s[0] for s in ins), *first[1:])
 
     def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
@@ -59,12 +60,17 @@ class Add(Elementwise):
 
     kind = "add"
     fvcore = "0: fvcore does not count element-wise adds"
-    fvcore_skips = {"aten::add": "element-wise adds (residual sums): not counted by fvcore",
-                    "aten::add_": "in-place residual adds: not counted by fvcore"}
+    fvcore_skips = {
+        "aten::add": "element-wise adds (residual sums): not counted by fvcore",
+        "aten::add_": "in-place residual adds: not counted by fvcore",
+    }
     examples = (
         Example((4, 6, 6), "[add: [identity, [conv: {out: 4, k: 3, pad: 1}]]]"),
-        Example((4, 5, 5), "[conv: {out: 4, k: 1}, add: [identity, [conv: {out: 4, k: 1}], [relu: {inplace: false}]], "
-                           "{add: [[conv: {out: 4, k: 1}], identity], inplace: true}]"),
+        Example(
+            (4, 5, 5),
+            "[conv: {out: 4, k: 1}, add: [identity, [conv: {out: 4, k: 1}], [relu: {inplace: false}]], "
+            "{add: [[conv: {out: 4, k: 1}], identity], inplace: true}]",
+        ),
     )
 
     def infer(self, ins: list[Shape], warn: Warn) -> Shape:
@@ -72,10 +78,14 @@ class Add(Elementwise):
         for s in ins[1:]:
             if s != first:
                 if len(s) == len(first) == 3 and s[1:] == first[1:]:
-                    raise SpecError(f"channels {first[0]} and {s[0]} cannot be added",
-                                    expected="a projection shortcut to match channels")
-                raise SpecError(f"shapes {fmt_shape(first)} and {fmt_shape(s)} cannot be added",
-                                expected="equal shapes (a strided projection shortcut?)")
+                    raise SpecError(
+                        f"channels {first[0]} and {s[0]} cannot be added",
+                        expected="a projection shortcut to match channels",
+                    )
+                raise SpecError(
+                    f"shapes {fmt_shape(first)} and {fmt_shape(s)} cannot be added",
+                    expected="equal shapes (a strided projection shortcut?)",
+                )
         return first
 
 
@@ -93,8 +103,10 @@ class Mul(Elementwise):
         for s in ins:
             ok = len(s) == len(out) and all(a in (b, 1) for a, b in zip(s, out, strict=True))
             if not ok:
-                raise SpecError(f"shapes {fmt_shape(s)} and {fmt_shape(out)} cannot be multiplied",
-                                expected="equal shapes or a C×1×1 gate")
+                raise SpecError(
+                    f"shapes {fmt_shape(s)} and {fmt_shape(out)} cannot be multiplied",
+                    expected="equal shapes or a C×1×1 gate",
+                )
         return out
 
     def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
@@ -113,6 +125,7 @@ class Sub(Elementwise):
 
     def infer(self, ins: list[Shape], warn: Warn) -> Shape:
         if len(ins) != 2 or ins[0] != ins[1]:
-            raise SpecError("sub needs two branches of equal shape",
-                            expected=", ".join(fmt_shape(s) for s in ins) + " to be equal")
+            raise SpecError(
+                "sub needs two branches of equal shape", expected=", ".join(fmt_shape(s) for s in ins) + " to be equal"
+            )
         return ins[0]

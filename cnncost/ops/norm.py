@@ -33,8 +33,10 @@ class BatchNorm(Op):
         "momentum": Field("float", 0.1),
         "track_running_stats": Field("bool", True),
     }
-    fvcore = ("aten::batch_norm: with running stats 2 per element with affine (scale and shift), 1 without; "
-              "without them (batch statistics) fvcore's estimate, 5 per element with affine, 4 without")
+    fvcore = (
+        "aten::batch_norm: with running stats 2 per element with affine (scale and shift), 1 without; "
+        "without them (batch statistics) fvcore's estimate, 5 per element with affine, 4 without"
+    )
     examples = (
         Example((6, 5, 7), "[bn]"),
         Example((4, 3, 3), "[bn: {affine: false}]"),
@@ -68,8 +70,11 @@ class BatchNorm(Op):
     def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
         """The input, and the batch's mean and inverse std per channel (fp32, whatever the batch)."""
         c = out[0]
-        return (*saves_input(), Saved("new", elements=c, tag="mean", itemsize=4, per_sample=False),
-                Saved("new", elements=c, tag="invstd", itemsize=4, per_sample=False))
+        return (
+            *saves_input(),
+            Saved("new", elements=c, tag="mean", itemsize=4, per_sample=False),
+            Saved("new", elements=c, tag="invstd", itemsize=4, per_sample=False),
+        )
 
 
 @register
@@ -86,11 +91,13 @@ class LocalResponseNorm(Op):
         "k": Field("float", 1.0),
     }
     fvcore = "0: torch composes it of mul, avg_pool3d, add, pow and div, which fvcore does not count"
-    fvcore_skips = {"aten::avg_pool3d": "LRN's window sum across channels: not counted by fvcore",
-                    "aten::div": "LRN's divide: not counted by fvcore",
-                    "aten::mul": "LRN's squares and scale: not counted by fvcore",
-                    "aten::add": "LRN's shift: not counted by fvcore",
-                    "aten::pow": "LRN's power: not counted by fvcore"}
+    fvcore_skips = {
+        "aten::avg_pool3d": "LRN's window sum across channels: not counted by fvcore",
+        "aten::div": "LRN's divide: not counted by fvcore",
+        "aten::mul": "LRN's squares and scale: not counted by fvcore",
+        "aten::add": "LRN's shift: not counted by fvcore",
+        "aten::pow": "LRN's power: not counted by fvcore",
+    }
     examples = (Example((7, 6, 5), "[lrn: {size: 3}]"),)
     size: int
     alpha: float
@@ -104,8 +111,12 @@ class LocalResponseNorm(Op):
     def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
         """torch's LRN is composed: it saves the input, the channel-padded squares and two maps."""
         c, h, w = require_chw(self.kind, ins[0])
-        return (*saves_input(), Saved("new", elements=(c + self.size - 1) * h * w, tag="padded"),
-                Saved("new", elements=c * h * w, tag="div"), Saved("new", elements=c * h * w, tag="pow"))
+        return (
+            *saves_input(),
+            Saved("new", elements=(c + self.size - 1) * h * w, tag="padded"),
+            Saved("new", elements=c * h * w, tag="div"),
+            Saved("new", elements=c * h * w, tag="pow"),
+        )
 
 
 STAT_BYTES = 4
@@ -148,8 +159,11 @@ class StatNorm(Op):
         """The input, and the mean and 1/std of every normalised row (fp32): H·W of each per sample
         for ``layernorm`` over channels, one per vector over the last axis, ``groups`` for ``groupnorm``."""
         rows = self.rows(ins)
-        return (*saves_input(), Saved("new", elements=rows, tag="mean", itemsize=STAT_BYTES),
-                Saved("new", elements=rows, tag="rstd", itemsize=STAT_BYTES))
+        return (
+            *saves_input(),
+            Saved("new", elements=rows, tag="mean", itemsize=STAT_BYTES),
+            Saved("new", elements=rows, tag="rstd", itemsize=STAT_BYTES),
+        )
 
 
 @register
@@ -164,8 +178,12 @@ class LayerNorm(StatNorm):
     kind = "layernorm"
     aliases = ("layer_norm",)
     fields = {
-        "dims": Field("choice", "channels", choices=("channels", "last"),
-                      doc="channels: over C of a C×H×W map; last: over the last axis"),
+        "dims": Field(
+            "choice",
+            "channels",
+            choices=("channels", "last"),
+            doc="channels: over C of a C×H×W map; last: over the last axis",
+        ),
         "eps": Field("float", 1e-5, doc="torch's default; ConvNeXt uses 1e-6"),
         "affine": Field("bool", True, aliases=("elementwise_affine",), doc="a weight and a bias per channel"),
     }
@@ -174,8 +192,10 @@ class LayerNorm(StatNorm):
         Example((6, 5, 7), "[layernorm: {eps: 1e-6}]"),
         Example((3, 1, 1), "[layernorm: {affine: false}]"),
         Example((7,), "[layernorm: {dims: last}]"),
-        Example((5, 3, 7), "[permute: {order: [1, 2, 0]}, layernorm: {dims: last, affine: false}, "
-                           "permute: {order: [2, 0, 1]}]"),
+        Example(
+            (5, 3, 7),
+            "[permute: {order: [1, 2, 0]}, layernorm: {dims: last, affine: false}, permute: {order: [2, 0, 1]}]",
+        ),
     )
     dims: str
     eps: float
@@ -183,8 +203,10 @@ class LayerNorm(StatNorm):
 
     def infer(self, ins: list[Shape], warn: Warn) -> Shape:
         if self.dims == "channels" and len(ins[0]) != 3:
-            raise SpecError(f"layernorm over channels needs a C×H×W input, got {fmt_shape(ins[0])}",
-                            expected="a feature map, or dims: last for a vector")
+            raise SpecError(
+                f"layernorm over channels needs a C×H×W input, got {fmt_shape(ins[0])}",
+                expected="a feature map, or dims: last for a vector",
+            )
         return ins[0]
 
     def channels(self, ins: list[Shape]) -> int:
@@ -222,8 +244,10 @@ class GroupNorm(StatNorm):
     def infer(self, ins: list[Shape], warn: Warn) -> Shape:
         c = ins[0][0]
         if self.groups < 1 or c % self.groups:
-            raise SpecError(f"groupnorm: groups={self.groups} does not divide the {c} channels",
-                            expected="a positive divisor of the channels")
+            raise SpecError(
+                f"groupnorm: groups={self.groups} does not divide the {c} channels",
+                expected="a positive divisor of the channels",
+            )
         return ins[0]
 
     def channels(self, ins: list[Shape]) -> int:

@@ -49,10 +49,13 @@ class WindowPool(Op):
         padding = self.padding(ins[0])
         t, b, left, r = padding
         if max(t, b) > k[0] // 2 or max(left, r) > k[1] // 2:
-            raise SpecError(f"{self.kind}: padding {padding} is more than half the kernel {k}",
-                            expected="pad <= k // 2 (torch rejects larger pooling padding)")
-        ho, wo = window_out(self.kind, (h, w), k, self.window_stride, padding, self.window_dilation,
-                            self.ceil_mode, warn)
+            raise SpecError(
+                f"{self.kind}: padding {padding} is more than half the kernel {k}",
+                expected="pad <= k // 2 (torch rejects larger pooling padding)",
+            )
+        ho, wo = window_out(
+            self.kind, (h, w), k, self.window_stride, padding, self.window_dilation, self.ceil_mode, warn
+        )
         return (c, ho, wo)
 
     def other_ops(self, ins: list[Shape], out: Shape) -> int:
@@ -79,8 +82,10 @@ class MaxPool(WindowPool):
     aliases = ("max_pool",)
     fields = {**_WINDOW_FIELDS, "dilation": Field("pair", (1, 1))}
     fvcore = "0: fvcore has no max-pool handle"
-    fvcore_skips = {"aten::max_pool2d": "max-pool: fvcore has no handle (cnncost `all` counts k·k per output)",
-                    "aten::pad": "the -inf F.pad before an asymmetrically padded pool: moves data"}
+    fvcore_skips = {
+        "aten::max_pool2d": "max-pool: fvcore has no handle (cnncost `all` counts k·k per output)",
+        "aten::pad": "the -inf F.pad before an asymmetrically padded pool: moves data",
+    }
     examples = (
         Example((3, 9, 9), "[maxpool: {k: 3, stride: 2, ceil_mode: true}]"),
         Example((2, 8, 7), "[maxpool: {k: 3, stride: 2, pad: same, dilation: 1}]"),
@@ -138,7 +143,8 @@ class AdaptiveAvgPool(AdaptivePool):
     kind = "adaptive_avgpool"
     fvcore = "aten::adaptive_avg_pool2d: 1 per input element"
     examples: ClassVar[tuple[Example, ...]] = (
-        Example((3, 7, 7), "[adaptive_avgpool: {out: 3}]"), Example((2, 6, 5), "[adaptive_avgpool]"),
+        Example((3, 7, 7), "[adaptive_avgpool: {out: 3}]"),
+        Example((2, 6, 5), "[adaptive_avgpool]"),
         Example((3, 7, 5), "[adaptive_avgpool: {out: [3, 2]}]"),
         Example((2, 3, 2), "[adaptive_avgpool: {out: [5, 4]}]"),
     )
@@ -155,9 +161,12 @@ class AdaptiveMaxPool(AdaptivePool):
     kind = "adaptive_maxpool"
     fvcore = "0: fvcore has no adaptive max-pool handle"
     fvcore_skips = {"aten::adaptive_max_pool2d": "adaptive max-pool: fvcore has no handle"}
-    examples = (Example((3, 7, 7), "[adaptive_maxpool: {out: 2}]"), Example((2, 5, 5), "[adaptive_maxpool]"),
-                Example((3, 7, 5), "[adaptive_maxpool: {out: [3, 2]}]"),
-                Example((2, 3, 2), "[adaptive_maxpool: {out: [5, 4]}]"))
+    examples = (
+        Example((3, 7, 7), "[adaptive_maxpool: {out: 2}]"),
+        Example((2, 5, 5), "[adaptive_maxpool]"),
+        Example((3, 7, 5), "[adaptive_maxpool: {out: [3, 2]}]"),
+        Example((2, 3, 2), "[adaptive_maxpool: {out: [5, 4]}]"),
+    )
 
     def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
         """The input and the int64 argmax indices."""

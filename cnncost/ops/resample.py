@@ -53,11 +53,14 @@ class Upsample(Op):
     def infer(self, ins: list[Shape], warn: Warn) -> Shape:
         c, h, w = require_chw(self.kind, ins[0])
         if (self.scale is None) == (self.size is None):
-            raise SpecError("upsample needs exactly one of 'scale' or 'size'",
-                            expected="{upsample: {scale: 2}} or {upsample: {size: [h, w]}}")
+            raise SpecError(
+                "upsample needs exactly one of 'scale' or 'size'",
+                expected="{upsample: {scale: 2}} or {upsample: {size: [h, w]}}",
+            )
         if self.align_corners and self.mode == "nearest":
-            raise SpecError("upsample: align_corners applies to mode bilinear only",
-                            expected="mode: bilinear, or no align_corners")
+            raise SpecError(
+                "upsample: align_corners applies to mode bilinear only", expected="mode: bilinear, or no align_corners"
+            )
         if self.size is not None:
             oh, ow = self.size
         else:

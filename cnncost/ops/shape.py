@@ -52,8 +52,11 @@ class Dropout(Op):
     fields = {"p": Field("float", 0.5), "inplace": Field("bool", False)}
     fvcore = "0: the identity at inference"
     fvcore_skips = {"aten::dropout_": "in-place dropout: identity at inference"}
-    examples = (Example((10,), "[dropout: {p: 0.3}]"), Example((3, 4, 4), "[dropout: {p: 0.2, inplace: true}]"),
-                Example((5,), "[dropout: {p: 0}]"))
+    examples = (
+        Example((10,), "[dropout: {p: 0.3}]"),
+        Example((3, 4, 4), "[dropout: {p: 0.2, inplace: true}]"),
+        Example((5,), "[dropout: {p: 0}]"),
+    )
     p: float
     inplace: bool
 
@@ -120,8 +123,10 @@ class Scale(Op):
     op_class = "elementwise"
     fields = {"value": Field("float", required=True, aliases=("factor",)), "inplace": Field("bool", False)}
     fvcore = "0: fvcore does not count element-wise products"
-    fvcore_skips = {"aten::mul": "constant scaling: not counted by fvcore",
-                    "aten::mul_": "in-place constant scaling: not counted by fvcore"}
+    fvcore_skips = {
+        "aten::mul": "constant scaling: not counted by fvcore",
+        "aten::mul_": "in-place constant scaling: not counted by fvcore",
+    }
     examples = (Example((3, 4, 4), "[scale: {value: 0.17}]"), Example((3, 4, 4), "[scale: {value: 2, inplace: true}]"))
     value: float
     inplace: bool
@@ -150,8 +155,9 @@ class ChannelPad(Op):
 
     def infer(self, ins: list[Shape], warn: Warn) -> Shape:
         if self.out < ins[0][0]:
-            raise SpecError(f"chanpad: out={self.out} < {ins[0][0]} input channels",
-                            expected="at least the input channels")
+            raise SpecError(
+                f"chanpad: out={self.out} < {ins[0][0]} input channels", expected="at least the input channels"
+            )
         return (self.out, *ins[0][1:])
 
     def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
@@ -192,18 +198,25 @@ class Permute(Op):
 
     kind = "permute"
     op_class = "shape"
-    fields = {"order": Field("ints", required=True,
-                             doc="the input axis at each output position, without the batch axis: [1, 2, 0]")}
+    fields = {
+        "order": Field(
+            "ints", required=True, doc="the input axis at each output position, without the batch axis: [1, 2, 0]"
+        )
+    }
     fvcore = "0: a view (fvcore ignores aten::permute)"
-    examples = (Example((3, 5, 4), "[permute: {order: [1, 2, 0]}]"),
-                Example((4, 3, 2), "[permute: {order: [2, 0, 1]}]"))
+    examples = (
+        Example((3, 5, 4), "[permute: {order: [1, 2, 0]}]"),
+        Example((4, 3, 2), "[permute: {order: [2, 0, 1]}]"),
+    )
     order: tuple[int, ...]
 
     def infer(self, ins: list[Shape], warn: Warn) -> Shape:
         shape = ins[0]
         if sorted(self.order) != list(range(len(shape))):
-            raise SpecError(f"permute: order {list(self.order)} for a {fmt_shape(shape)} input",
-                            expected=f"a permutation of {list(range(len(shape)))} (axes without the batch)")
+            raise SpecError(
+                f"permute: order {list(self.order)} for a {fmt_shape(shape)} input",
+                expected=f"a permutation of {list(range(len(shape)))} (axes without the batch)",
+            )
         return tuple(shape[i] for i in self.order)
 
     def new_tensor(self, training: bool = False) -> bool:
@@ -226,20 +239,26 @@ class ChannelShuffle(Op):
     op_class = "shape"
     fields = {"groups": Field("int", required=True, aliases=("g",), doc="divides the channels, below them")}
     fvcore = "0: moves data (aten::view, transpose and contiguous, all ignored by fvcore)"
-    examples = (Example((6, 3, 5), "[channel_shuffle: {groups: 2}]"),
-                Example((6, 2, 3), "[channel_shuffle: {groups: 3}]"),
-                Example((4, 3, 3), "[channel_shuffle: {groups: 1}]"))
+    examples = (
+        Example((6, 3, 5), "[channel_shuffle: {groups: 2}]"),
+        Example((6, 2, 3), "[channel_shuffle: {groups: 3}]"),
+        Example((4, 3, 3), "[channel_shuffle: {groups: 1}]"),
+    )
     groups: int
 
     def infer(self, ins: list[Shape], warn: Warn) -> Shape:
         c, _, _ = require_chw(self.kind, ins[0])
         g = self.groups
         if g < 1 or c % g:
-            raise SpecError(f"channel_shuffle: groups={g} does not divide the {c} channels",
-                            expected="a positive divisor of the channels")
+            raise SpecError(
+                f"channel_shuffle: groups={g} does not divide the {c} channels",
+                expected="a positive divisor of the channels",
+            )
         if g == c > 1:
-            raise SpecError(f"channel_shuffle: groups={g} equals the channels: one channel per group, nothing moves",
-                            expected="fewer groups than channels (or an identity)")
+            raise SpecError(
+                f"channel_shuffle: groups={g} equals the channels: one channel per group, nothing moves",
+                expected="fewer groups than channels (or an identity)",
+            )
         return ins[0]
 
     def new_tensor(self, training: bool = False) -> bool:
@@ -293,8 +312,9 @@ class Pad(Op):
         self._check_fits((h, w), self.pad)
         oh, ow = h + t + b, w + left + r
         if oh < 1 or ow < 1:
-            raise SpecError(f"pad: output {oh}×{ow} from {h}×{w} (pad {list(self.pad)})",
-                            expected="an output of at least 1×1")
+            raise SpecError(
+                f"pad: output {oh}×{ow} from {h}×{w} (pad {list(self.pad)})", expected="an output of at least 1×1"
+            )
         return (c, oh, ow)
 
     def _check_fits(self, hw: tuple[int, int], pad: tuple[int, int, int, int]) -> None:
@@ -304,18 +324,24 @@ class Pad(Op):
             for n, sides, name in ((hw[0], pad[:2], "rows"), (hw[1], pad[2:], "columns")):
                 crop = -sum(min(p, 0) for p in sides)
                 if crop > n:
-                    raise SpecError(f"pad: cropping {crop} of {n} {name} (pad {list(pad)})",
-                                    expected=f"negative padding that removes at most the {n} {name}")
+                    raise SpecError(
+                        f"pad: cropping {crop} of {n} {name} (pad {list(pad)})",
+                        expected=f"negative padding that removes at most the {n} {name}",
+                    )
             return
         if min(pad) < 0:
-            raise SpecError(f"pad: negative padding {list(pad)} with mode {self.mode}",
-                            expected="mode constant to crop, or padding ≥ 0")
+            raise SpecError(
+                f"pad: negative padding {list(pad)} with mode {self.mode}",
+                expected="mode constant to crop, or padding ≥ 0",
+            )
         limit = {"reflect": -1, "circular": 0}.get(self.mode)
         for n, sides, name in ((hw[0], pad[:2], "rows"), (hw[1], pad[2:], "columns")):
             if limit is not None and max(sides) > n + limit:
                 bound = f"below {n}" if limit else f"at most {n}"
-                raise SpecError(f"pad: {self.mode} padding {max(sides)} of {n} {name}",
-                                expected=f"padding {bound} per side (torch's {self.mode} limit)")
+                raise SpecError(
+                    f"pad: {self.mode} padding {max(sides)} of {n} {name}",
+                    expected=f"padding {bound} per side (torch's {self.mode} limit)",
+                )
 
     def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
         """The input for ``reflect`` and ``replicate`` (torch's reflection and replication backward take it);
@@ -336,14 +362,21 @@ class LayerScale(Op):
     op_class = "elementwise"
     fields = {
         "init": Field("float", 1e-6, aliases=("value",), doc="γ's initial value (no effect on the counts)"),
-        "dims": Field("choice", "channels", choices=("channels", "last"),
-                      doc="channels: γ is C×1×1 for a C×H×W map; last: γ has the size of the last axis"),
+        "dims": Field(
+            "choice",
+            "channels",
+            choices=("channels", "last"),
+            doc="channels: γ is C×1×1 for a C×H×W map; last: γ has the size of the last axis",
+        ),
     }
     fvcore = "0: fvcore does not count element-wise products"
     fvcore_skips = {"aten::mul": "a learnable per-channel scale (layer_scale): not counted by fvcore"}
-    examples = (Example((5, 3, 4), "[layer_scale]"), Example((4, 1, 1), "[layer_scale: {init: 0.1}]"),
-                Example((3, 4, 5), "[permute: {order: [1, 2, 0]}, layer_scale: {dims: last}]"),
-                Example((6,), "[layer_scale: {dims: last}]"))
+    examples = (
+        Example((5, 3, 4), "[layer_scale]"),
+        Example((4, 1, 1), "[layer_scale: {init: 0.1}]"),
+        Example((3, 4, 5), "[permute: {order: [1, 2, 0]}, layer_scale: {dims: last}]"),
+        Example((6,), "[layer_scale: {dims: last}]"),
+    )
     init: float
     dims: str
 

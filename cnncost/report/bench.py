@@ -11,10 +11,19 @@ from typing import Any
 from cnncost.report.sink import Column, Report
 
 COLUMNS = [
-    Column("model", "model"), Column("impl", "impl"), Column("device", "device"), Column("dtype", "dtype"),
-    Column("batch", "batch", True), Column("median", "median ms", True), Column("p10", "p10 ms", True),
-    Column("p90", "p90 ms", True), Column("throughput", "samples/s", True), Column("gmacs", "GMAC/s", True),
-    Column("peak", "% of peak", True), Column("bound", "bound (FLOP/B vs ridge)"), Column("memory", "memory"),
+    Column("model", "model"),
+    Column("impl", "impl"),
+    Column("device", "device"),
+    Column("dtype", "dtype"),
+    Column("batch", "batch", True),
+    Column("median", "median ms", True),
+    Column("p10", "p10 ms", True),
+    Column("p90", "p90 ms", True),
+    Column("throughput", "samples/s", True),
+    Column("gmacs", "GMAC/s", True),
+    Column("peak", "% of peak", True),
+    Column("bound", "bound (FLOP/B vs ridge)"),
+    Column("memory", "memory"),
 ]
 
 CONVENTIONS = {
@@ -23,12 +32,12 @@ CONVENTIONS = {
     "macs": "the engine's MACs (conv + linear, no bias adds) × batch; training: × 3",
     "achieved": "MAC/s = macs_per_step / median; FLOP/s = 2 × MAC/s; peak_fraction = FLOP/s / peak FLOP/s",
     "roofline": "arithmetic_intensity = forward FLOPs / bytes_moved, bytes_moved = (params + activations × batch) "
-                "× dtype bytes (a lower bound); compute-bound when ≥ ridge_point = peak FLOP/s / bandwidth",
+    "× dtype bytes (a lower bound); compute-bound when ≥ ridge_point = peak FLOP/s / bandwidth",
     "memory": "peak_memory_bytes: CUDA max_memory_allocated per batch size, weights included (None on CPU); "
-              "predicted_memory_bytes: cnncost memory's figure for the same step; "
-              "cpu_maxrss_growth_bytes: CPU ru_maxrss growth",
+    "predicted_memory_bytes: cnncost memory's figure for the same step; "
+    "cpu_maxrss_growth_bytes: CPU ru_maxrss growth",
     "page_faults_per_step": "CPU: minor page faults per timed call; thousands mean the allocator maps the "
-                            "activations afresh every step, and the latency includes it",
+    "activations afresh every step, and the latency includes it",
 }
 
 FAULTS_NOTE = 1000
@@ -58,19 +67,32 @@ def nbytes(n: float | None) -> str:
 
 
 def _row(r: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {"model": r.model, "impl": r.impl, "device": r.device, "batch": r.batch,
-                           "dtype": r.dtype + (" cl" if r.channels_last else "") + (" compiled" if r.compile else "")}
+    row: dict[str, Any] = {
+        "model": r.model,
+        "impl": r.impl,
+        "device": r.device,
+        "batch": r.batch,
+        "dtype": r.dtype + (" cl" if r.channels_last else "") + (" compiled" if r.compile else ""),
+    }
     if r.status != "ok":
         row["median"] = "OOM" if r.status == "oom" else r.status
         return row
-    row.update(median=num(r.median_ms), p10=num(r.p10_ms), p90=num(r.p90_ms), throughput=num(r.samples_per_s),
-               gmacs=num(r.achieved_macs_per_s / 1e9),
-               peak="" if r.peak_fraction is None else f"{100 * r.peak_fraction:.1f}%")
+    row.update(
+        median=num(r.median_ms),
+        p10=num(r.p10_ms),
+        p90=num(r.p90_ms),
+        throughput=num(r.samples_per_s),
+        gmacs=num(r.achieved_macs_per_s / 1e9),
+        peak="" if r.peak_fraction is None else f"{100 * r.peak_fraction:.1f}%",
+    )
     if r.bound:
         sign = "≥" if r.bound == "compute-bound" else "<"
         row["bound"] = f"{r.bound.split('-')[0]} ({num(r.arithmetic_intensity)} {sign} {num(r.ridge_point)})"
-    row["memory"] = (f"{nbytes(r.peak_memory_bytes)} (pred. {nbytes(r.predicted_memory_bytes)})"
-                     if r.peak_memory_bytes is not None else f"pred. {nbytes(r.predicted_memory_bytes)}")
+    row["memory"] = (
+        f"{nbytes(r.peak_memory_bytes)} (pred. {nbytes(r.predicted_memory_bytes)})"
+        if r.peak_memory_bytes is not None
+        else f"pred. {nbytes(r.predicted_memory_bytes)}"
+    )
     return row
 
 
@@ -90,8 +112,15 @@ def bench_report(run: Any, raw: bool = False) -> Report:
         keys = list(results[0]) if results else []
         columns = [Column(k, k) for k in keys] + [Column(k, k) for k in ENV_COLUMNS]
         columns += [Column("peak_source", "peak_source"), Column("bandwidth_source", "bandwidth_source")]
-        rows = [{**r, **{k: env.get(k) for k in ENV_COLUMNS}, "peak_source": roof.flops_source,
-                 "bandwidth_source": roof.bandwidth_source} for r in results]
+        rows = [
+            {
+                **r,
+                **{k: env.get(k) for k in ENV_COLUMNS},
+                "peak_source": roof.flops_source,
+                "bandwidth_source": roof.bandwidth_source,
+            }
+            for r in results
+        ]
     else:
         columns, rows = COLUMNS, [_row(r) for r in run.results]
     flags = [f for f, on in (("channels_last", cfg.channels_last), ("compiled", cfg.compile)) if on]
@@ -105,24 +134,33 @@ def bench_report(run: Any, raw: bool = False) -> Report:
     ]
     load, cores = (env.get("loadavg_1_5_15") or [0])[0], env.get("cpu_count") or 0
     if cfg.device == "cpu" and cores and load > cores:
-        lines.append(f"warning: load average {load:g} > {cores} cores: other processes share the CPU, "
-                     "timings are noisy and multi-threaded runs can stall (try --threads 1)")
+        lines.append(
+            f"warning: load average {load:g} > {cores} cores: other processes share the CPU, "
+            "timings are noisy and multi-threaded runs can stall (try --threads 1)"
+        )
     if roof.flops:
         peak = f"peak {num(roof.flops / 1e9)} GFLOP/s ({roof.flops_kind})"
         bw = f"bandwidth {num(roof.bandwidth / 1e9)} GB/s" if roof.bandwidth else "bandwidth unknown"
         ridge = f"ridge {num(roof.ridge)} FLOP/B" if roof.ridge else ""
         lines.append(" · ".join(x for x in (peak, bw, ridge) if x) + f" — {roof.flops_source}")
-    lines.append("GMAC/s = engine MACs (conv+linear) × batch / median (FLOP/s = 2×"
-                 + (", training step = 3× forward MACs" if cfg.mode == "training" else "")
-                 + "); bound: FLOPs / (params + activations × batch) bytes vs the ridge point; "
-                 + ("memory: torch.cuda.max_memory_allocated (the engine's prediction)" if cfg.device.startswith("cuda")
-                    else "memory: the engine's predicted peak, weights included (allocator not measured on CPU)"))
+    lines.append(
+        "GMAC/s = engine MACs (conv+linear) × batch / median (FLOP/s = 2×"
+        + (", training step = 3× forward MACs" if cfg.mode == "training" else "")
+        + "); bound: FLOPs / (params + activations × batch) bytes vs the ridge point; "
+        + (
+            "memory: torch.cuda.max_memory_allocated (the engine's prediction)"
+            if cfg.device.startswith("cuda")
+            else "memory: the engine's predicted peak, weights included (allocator not measured on CPU)"
+        )
+    )
     faulty = [r for r in run.results if (r.page_faults_per_step or 0) > FAULTS_NOTE]
     if faulty:
         worst = max(faulty, key=lambda r: r.page_faults_per_step)
-        lines.append(f"note: {worst.model} batch {worst.batch}: {worst.page_faults_per_step:,.0f} page faults per step "
-                     "(4 KiB each): the allocator maps the activations afresh every step and the latency includes "
-                     "it; for steady-state timings see docs/bench.md (MALLOC_MMAP_THRESHOLD_, jemalloc)")
+        lines.append(
+            f"note: {worst.model} batch {worst.batch}: {worst.page_faults_per_step:,.0f} page faults per step "
+            "(4 KiB each): the allocator maps the activations afresh every step and the latency includes "
+            "it; for steady-state timings see docs/bench.md (MALLOC_MMAP_THRESHOLD_, jemalloc)"
+        )
     n_oom = sum(r.status == "oom" for r in run.results)
     if n_oom:
         lines.append(f"{n_oom} batch size(s) ran out of memory (OOM); the sweep went on")

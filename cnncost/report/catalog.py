@@ -7,13 +7,31 @@ from cnncost.ops.base import fmt_shape
 from cnncost.report.numbers import human
 from cnncost.report.sink import Column, Report
 
-COLUMNS = [Column("name", "model"), Column("family", "family"), Column("input", "input"),
-           Column("params", "params", True), Column("macs", "MACs (conv+linear)", True),
-           Column("macs_h", "≈", True), Column("aliases", "aliases"), Column("reference", "reference")]
+COLUMNS = [
+    Column("name", "model"),
+    Column("family", "family"),
+    Column("input", "input"),
+    Column("params", "params", True),
+    Column("macs", "MACs (conv+linear)", True),
+    Column("macs_h", "≈", True),
+    Column("aliases", "aliases"),
+    Column("reference", "reference"),
+]
 
 
 def specs_report(entries: list[ZooEntry]) -> Report:
-    rows = [{"name": e.name, "family": e.family, "input": fmt_shape(e.input), "params": e.params, "macs": e.macs,
-             "macs_h": human(e.macs), "aliases": ", ".join(e.aliases), "reference": e.reference, "title": e.title}
-            for e in entries]
+    rows = [
+        {
+            "name": e.name,
+            "family": e.family,
+            "input": fmt_shape(e.input),
+            "params": e.params,
+            "macs": e.macs,
+            "macs_h": human(e.macs),
+            "aliases": ", ".join(e.aliases),
+            "reference": e.reference,
+            "title": e.title,
+        }
+        for e in entries
+    ]
     return Report(f"cnncost zoo ({len(rows)} models)", COLUMNS, rows, None, "", data={"models": rows})

@@ -38,10 +38,21 @@ def memory_report(models: list[tuple[str, Memory]]) -> Report:
         where[name] = m.peak_at
     rows += [where, ratio]
     m0 = models[0][1]
-    caption = (f"batch {m0.batch}, {m0.dtype_bytes} bytes per activation"
-               + (" (AMP: fp16 activations, fp32 weights, gradients and optimizer state)" if m0.amp else "")
-               + f", optimizer {m0.optimizer}")
-    data = {"models": [{"model": name, **asdict(m), "inference_total_bytes": m.inference_total_bytes,
-                        "training_total_bytes": m.training_total_bytes,
-                        "backward_forward_ratio": m.backward_forward_ratio} for name, m in models]}
+    caption = (
+        f"batch {m0.batch}, {m0.dtype_bytes} bytes per activation"
+        + (" (AMP: fp16 activations, fp32 weights, gradients and optimizer state)" if m0.amp else "")
+        + f", optimizer {m0.optimizer}"
+    )
+    data = {
+        "models": [
+            {
+                "model": name,
+                **asdict(m),
+                "inference_total_bytes": m.inference_total_bytes,
+                "training_total_bytes": m.training_total_bytes,
+                "backward_forward_ratio": m.backward_forward_ratio,
+            }
+            for name, m in models
+        ]
+    }
     return Report("cnncost memory", columns, rows, None, caption, data)

@@ -16,8 +16,10 @@ from cnncost.ops import Field, Op, op_classes
 def ops_markdown() -> str:
     """One row per op class: its name, aliases, cost class, fields with defaults, what it is, what fvcore counts."""
     header = ["op", "aliases", "class", "fields (defaults)", "what it is", "fvcore counts"]
-    rows = [[_code(cls.kind), _aliases(cls), _op_class(cls), _fields(cls), _summary(cls), _rst(cls.fvcore)]
-            for cls in op_classes()]
+    rows = [
+        [_code(cls.kind), _aliases(cls), _op_class(cls), _fields(cls), _summary(cls), _rst(cls.fvcore)]
+        for cls in op_classes()
+    ]
     return _table(header, rows)
 
 
@@ -41,8 +43,11 @@ def limits_markdown() -> str:
     """Every named budget on untrusted input, its default and how to raise it."""
     from cnncost import limits
 
-    rows = [[_code(lim.name), f"{lim.default:,}", lim.what, _code(f"{lim.env}=N")]
-            for lim in vars(limits).values() if isinstance(lim, limits.Limit)]
+    rows = [
+        [_code(lim.name), f"{lim.default:,}", lim.what, _code(f"{lim.env}=N")]
+        for lim in vars(limits).values()
+        if isinstance(lim, limits.Limit)
+    ]
     return _table(["limit", "default", "of", "to raise it"], rows)
 
 

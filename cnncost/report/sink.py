@@ -78,8 +78,14 @@ def to_markdown(report: Report) -> str:
     for row in rows:
         buf.write("| " + " | ".join(cell(row.get(c.key)) for c in report.columns) + " |\n")
     if report.footer:
-        buf.write("| " + " | ".join(f"**{cell(report.footer.get(c.key))}**" if report.footer.get(c.key)
-                                    not in (None, "") else "" for c in report.columns) + " |\n")
+        buf.write(
+            "| "
+            + " | ".join(
+                f"**{cell(report.footer.get(c.key))}**" if report.footer.get(c.key) not in (None, "") else ""
+                for c in report.columns
+            )
+            + " |\n"
+        )
     if report.caption:
         buf.write("\n" + printable(report.caption, newlines=True) + "\n")
     return buf.getvalue()

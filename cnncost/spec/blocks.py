@@ -66,9 +66,10 @@ def block_name(ex: Expander, value: Any, env: Mapping[str, Any]) -> str:
         return value
     name = ex.eval(value, env)
     if name not in ex.m.blocks:
-        raise SpecError(f"no block named {name!r}",
-                        expected="one of: " + ", ".join(ex.m.blocks) if ex.m.blocks else
-                        "a block defined under blocks:")
+        raise SpecError(
+            f"no block named {name!r}",
+            expected="one of: " + ", ".join(ex.m.blocks) if ex.m.blocks else "a block defined under blocks:",
+        )
     return str(name)
 
 
@@ -97,8 +98,7 @@ def _bind(ex: Expander, block: BlockDef, call: Call, at: At) -> dict[str, Any]:
         bound[pname] = arg(raw, caller)
     for key, raw in call.kwargs.items():
         if key not in block.params:
-            raise SpecError(f"{sig}: unknown argument {key!r}",
-                            expected="one of: " + ", ".join(block.params))
+            raise SpecError(f"{sig}: unknown argument {key!r}", expected="one of: " + ", ".join(block.params))
         if key in bound:
             raise SpecError(f"{sig}: argument {key!r} given twice")
         bound[key] = arg(raw, caller)
@@ -143,8 +143,9 @@ def invoke(ex: Expander, call: Call, at: At) -> int:
     finally:
         ex.calls.pop()
     if cache_key and _self_contained(ex, start, x):
-        ex.templates[cache_key] = Template(start, len(ex.nodes), x, out, path, warned,
-                                           len(ex.warnings), aux, len(ex.aux_outputs))
+        ex.templates[cache_key] = Template(
+            start, len(ex.nodes), x, out, path, warned, len(ex.warnings), aux, len(ex.aux_outputs)
+        )
     ex.outputs[path] = out
     return out
 
@@ -153,7 +154,8 @@ def _self_contained(ex: Expander, start: int, x: int) -> bool:
     """Whether the nodes from ``start`` read only ``x`` and each other (so they can be copied elsewhere)."""
     nodes = ex.nodes[start:]
     return all(i == x or i >= start for n in nodes for i in n.inputs) and all(
-        n.shares is None or n.shares >= start for n in nodes)
+        n.shares is None or n.shares >= start for n in nodes
+    )
 
 
 def replay(ex: Expander, t: Template, x: int, path: tuple[str, ...]) -> int:
@@ -164,15 +166,20 @@ def replay(ex: Expander, t: Template, x: int, path: tuple[str, ...]) -> int:
     ids = {t.input: x}
     cut = len(t.path)
     outputs = ex.outputs
-    for node in ex.nodes[t.start:t.end]:
+    for node in ex.nodes[t.start : t.end]:
         new_path = (*path, *node.path[cut:])
-        ids[node.id] = ex.add_node(new_path, node.op, tuple(ids[i] for i in node.inputs),
-                                   node.out_shape, node.line,
-                                   None if node.shares is None else ids.get(node.shares, node.shares))
+        ids[node.id] = ex.add_node(
+            new_path,
+            node.op,
+            tuple(ids[i] for i in node.inputs),
+            node.out_shape,
+            node.line,
+            None if node.shares is None else ids.get(node.shares, node.shares),
+        )
         for k in range(len(path), len(new_path) + 1):  # the last node under a name is its output
             outputs[new_path[:k]] = ids[node.id]
-    for w in ex.warnings[t.warned:t.warned_end]:
+    for w in ex.warnings[t.warned : t.warned_end]:
         rel = w.path.split(".")[cut:]
         ex.warnings.append(SpecWarning(w.message, ".".join((*path, *rel)), w.file, w.line))
-    ex.aux_outputs.extend(ids[i] for i in ex.aux_outputs[t.aux:t.aux_end])
+    ex.aux_outputs.extend(ids[i] for i in ex.aux_outputs[t.aux : t.aux_end])
     return ids[t.output]

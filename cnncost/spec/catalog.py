@@ -80,8 +80,10 @@ def load_model(name_or_path: str) -> ModelSpec:
         fam = family(path.resolve())
         if not variant:
             if len(fam.model_names) != 1:
-                raise SpecError(f"{path_part} defines {len(fam.model_names)} models",
-                                expected=f"{path_part}:NAME with NAME one of " + ", ".join(fam.model_names))
+                raise SpecError(
+                    f"{path_part} defines {len(fam.model_names)} models",
+                    expected=f"{path_part}:NAME with NAME one of " + ", ".join(fam.model_names),
+                )
             variant = fam.model_names[0]
         return fam.model(variant)
     key = _normalize(name_or_path)
@@ -100,6 +102,9 @@ def load_model(name_or_path: str) -> ModelSpec:
         f, target = models[key]
         return family(f).model(target)
     close = difflib.get_close_matches(key, list(models), n=4, cutoff=0.5)
-    raise SpecError(f"unknown model {name_or_path!r}",
-                    expected=("did you mean " + ", ".join(close) + "?") if close
-                    else "a name from `cnncost specs` or a path to a .yaml spec")
+    raise SpecError(
+        f"unknown model {name_or_path!r}",
+        expected=("did you mean " + ", ".join(close) + "?")
+        if close
+        else "a name from `cnncost specs` or a path to a .yaml spec",
+    )

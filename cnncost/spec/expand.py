@@ -28,7 +28,11 @@ __all__ = ["MERGES", "STRUCTURES", "Expander", "expand"]
 
 _MISSING = object()
 _SHAPE_VARS: dict[str, Callable[[Shape], Any]] = {
-    "in_ch": lambda s: s[0], "in_h": lambda s: s[1], "in_w": lambda s: s[2], "in_shape": lambda s: tuple(s)}
+    "in_ch": lambda s: s[0],
+    "in_h": lambda s: s[1],
+    "in_w": lambda s: s[2],
+    "in_shape": lambda s: tuple(s),
+}
 """How ``shape_env`` derives each shape variable (kept in step with it)."""
 
 
@@ -75,14 +79,21 @@ class Expander:
         self.max_layers = LAYERS.value
         self.base_env: dict[str, Any] = {**_input_vars(input_shape), **model.params}
         for name in set(_input_vars(input_shape)) & set(model.params):
-            raise SpecError(f"param {name!r} has the name of the network input variable", file=model.file,
-                            expected="another name (input_ch, input_h, input_w are the network input's size)")
+            raise SpecError(
+                f"param {name!r} has the name of the network input variable",
+                file=model.file,
+                expected="another name (input_ch, input_h, input_w are the network input's size)",
+            )
         self.parser = Parser(set(REGISTRY) | set(STRUCTURES) | set(model.blocks))
         self.parse = self.parser.parse
         for block in model.blocks.values():
             if block.name in REGISTRY or block.name in STRUCTURES:
-                raise SpecError(f"block {block.name!r} has the name of a built-in layer type",
-                                file=model.file, line=block.line, expected="another name")
+                raise SpecError(
+                    f"block {block.name!r} has the name of a built-in layer type",
+                    file=model.file,
+                    line=block.line,
+                    expected="another name",
+                )
 
     def run(self) -> Graph:
         x = self.add_node(("input",), None, (), self.input_shape, None)
@@ -93,14 +104,33 @@ class Expander:
         return Graph(self.m, self.input_shape, tuple(self.nodes), x, tuple(self.warnings), tuple(self.aux_outputs))
 
     # -- plumbing ---------------------------------------------------------------------
-    def add_node(self, path: tuple[str, ...], op: Op | None, inputs: tuple[int, ...],
-                 out: Shape, line: int | None, shares: int | None = None) -> int:
+    def add_node(
+        self,
+        path: tuple[str, ...],
+        op: Op | None,
+        inputs: tuple[int, ...],
+        out: Shape,
+        line: int | None,
+        shares: int | None = None,
+    ) -> int:
         nodes = self.nodes
         n = len(nodes)
         if n >= self.max_layers:
             raise LAYERS.exceeded(f"{n:,} layers and counting", line=line)
-        nodes.append(Node(n, path, op, inputs, tuple([nodes[i].out_shape for i in inputs]), out, line, self.survival,
-                          shares, self.train_only))
+        nodes.append(
+            Node(
+                n,
+                path,
+                op,
+                inputs,
+                tuple([nodes[i].out_shape for i in inputs]),
+                out,
+                line,
+                self.survival,
+                shares,
+                self.train_only,
+            )
+        )
         return n
 
     def shape_env(self, env: Mapping[str, Any], x: int) -> dict[str, Any]:
@@ -133,6 +163,7 @@ class Expander:
     def warner(self, path: tuple[str, ...], line: int | None) -> Callable[[str], None]:
         def warn(message: str) -> None:
             self.warnings.append(SpecWarning(message, ".".join(path), self.m.file, line))
+
         return warn
 
     # -- items ------------------------------------------------------------------------
@@ -163,8 +194,7 @@ class Expander:
         path = (*scope.path, scope.name(name, label, line))
         return self.at(item, env, x, path)
 
-    def at(self, item: Item, env: Mapping[str, Any], x: int, path: tuple[str, ...],
-           scope: Scope | None = None) -> int:
+    def at(self, item: Item, env: Mapping[str, Any], x: int, path: tuple[str, ...], scope: Scope | None = None) -> int:
         """Expand ``item`` whose own path is ``path`` (its children named in ``scope``, by default a new one)."""
         kind, value, mods, name, line = item
         try:
@@ -194,22 +224,42 @@ class Expander:
             raise exc.with_context(line=line, path=".".join(path)) from None
 
     # -- ops --------------------------------------------------------------------------
-    def shared_op(self, kind: str, value: Any, mods: dict[str, Any], env: Mapping[str, Any], x: int,
-                  path: tuple[str, ...], line: int | None) -> int:
+    def shared_op(
+        self,
+        kind: str,
+        value: Any,
+        mods: dict[str, Any],
+        env: Mapping[str, Any],
+        x: int,
+        path: tuple[str, ...],
+        line: int | None,
+    ) -> int:
         """An op with keys beside it: only ``share`` is allowed there (and ``name``/``when``, taken before)."""
         share = mods.pop("share", None)
         if mods:
-            raise SpecError(f"{kind}: unexpected key(s) {', '.join(mods)} beside the op",
-                            expected=f"fields inside it: {{{kind}: {{...}}}}; beside it: name, when, share")
+            raise SpecError(
+                f"{kind}: unexpected key(s) {', '.join(mods)} beside the op",
+                expected=f"fields inside it: {{{kind}: {{...}}}}; beside it: name, when, share",
+            )
         owner = None if share is None else self.lookup("share", share, env, x, path)
         return self.op(kind, value, env, x, path, line, owner)
 
-    def op(self, kind: str, value: Any, env: Mapping[str, Any], x: int, path: tuple[str, ...],
-           line: int | None, owner: int | None = None) -> int:
+    def op(
+        self,
+        kind: str,
+        value: Any,
+        env: Mapping[str, Any],
+        x: int,
+        path: tuple[str, ...],
+        line: int | None,
+        owner: int | None = None,
+    ) -> int:
         cls = REGISTRY[kind]
         if value is not None and not isinstance(value, LDict):
-            raise SpecError(f"{kind}: expected a mapping of fields, got {value!r}",
-                            expected=f"{{{kind}: {{{', '.join(cls.fields)}}}}}")
+            raise SpecError(
+                f"{kind}: expected a mapping of fields, got {value!r}",
+                expected=f"{{{kind}: {{{', '.join(cls.fields)}}}}}",
+            )
         op = self.resolved_op(cls, value, env, x)
         if cls.arity != 1:
             raise SpecError(f"{kind} merges branches", expected=f"{{{kind}: [branch, branch, ...]}}")
@@ -220,8 +270,20 @@ class Expander:
             owner = self.check_share(op, [shape], owner)
         if len(nodes) >= self.max_layers:
             raise LAYERS.exceeded(f"{len(nodes):,} layers and counting", line=line)
-        nodes.append(Node(len(nodes), path, op, (x,), (shape,), out, line, self.survival, owner,  # add_node, inlined
-                          self.train_only))
+        nodes.append(
+            Node(
+                len(nodes),
+                path,
+                op,
+                (x,),
+                (shape,),
+                out,
+                line,
+                self.survival,
+                owner,  # add_node, inlined
+                self.train_only,
+            )
+        )
         return len(nodes) - 1
 
     def resolved_op(self, cls: type[Op], value: LDict | None, env: Mapping[str, Any], x: int) -> Op:
@@ -239,8 +301,11 @@ class Expander:
                 names = self.field_names[id(value)] = tuple(sorted({n for v in value.values() for n in _names(v)}))
             shape = self.nodes[x].out_shape
             try:
-                key = (cls, id(value), *(freeze(_SHAPE_VARS[n](shape) if n in _SHAPE_VARS else env.get(n))
-                                         for n in names))
+                key = (
+                    cls,
+                    id(value),
+                    *(freeze(_SHAPE_VARS[n](shape) if n in _SHAPE_VARS else env.get(n)) for n in names),
+                )
                 hash(key)
             except (TypeError, IndexError):
                 return cls.resolve(value, self.shape_env(env, x))
@@ -272,25 +337,35 @@ class Expander:
             found = table.get((*parent[:k], *key))
             if found is not None:
                 if what == "share" and self.nodes[found].path != (*parent[:k], *key):
-                    raise SpecError(f"share: {text!r} is a group of layers ending in {self.nodes[found].name}",
-                                    expected="the path of one conv, linear or bn layer")
+                    raise SpecError(
+                        f"share: {text!r} is a group of layers ending in {self.nodes[found].name}",
+                        expected="the path of one conv, linear or bn layer",
+                    )
                 return found
-        raise SpecError(f"{what}: no layer {text!r} before this point",
-                        expected="the name of an earlier layer, 'in' or 'input'" if what == "ref" else
-                        "the path of an earlier layer, relative to an enclosing level")
+        raise SpecError(
+            f"{what}: no layer {text!r} before this point",
+            expected="the name of an earlier layer, 'in' or 'input'"
+            if what == "ref"
+            else "the path of an earlier layer, relative to an enclosing level",
+        )
 
     def check_share(self, op: Op, ins: list[Shape], owner: int) -> int:
         """The node that owns the weights ``op`` shares (following chains), if the shapes agree."""
         src = self.nodes[owner]
         mine = op.weight_shapes(ins)
         if not mine:
-            raise SpecError(f"share: a {op.kind} layer has no weights to share",
-                            expected="share on a conv, linear or bn layer")
+            raise SpecError(
+                f"share: a {op.kind} layer has no weights to share", expected="share on a conv, linear or bn layer"
+            )
         if src.op is None or type(src.op) is not type(op):
-            raise SpecError(f"share: {src.name} is {'the input' if src.op is None else src.op.describe()}, "
-                            f"not a {op.kind} layer", expected=f"the path of an earlier {op.kind} layer")
+            raise SpecError(
+                f"share: {src.name} is {'the input' if src.op is None else src.op.describe()}, not a {op.kind} layer",
+                expected=f"the path of an earlier {op.kind} layer",
+            )
         theirs = src.op.weight_shapes(list(src.in_shapes))
         if mine != theirs:
-            raise SpecError(f"share: this {op.kind} needs weights {_shapes(mine)}, {src.name} has {_shapes(theirs)}",
-                            expected="a layer with the same weight shapes (same kernel, channels, groups, bias)")
+            raise SpecError(
+                f"share: this {op.kind} needs weights {_shapes(mine)}, {src.name} has {_shapes(theirs)}",
+                expected="a layer with the same weight shapes (same kernel, channels, groups, bias)",
+            )
         return src.shares if src.shares is not None else owner

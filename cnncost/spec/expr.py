@@ -34,7 +34,6 @@ def make_divisible(value: float, divisor: int = 8, min_value: int | None = None)
     return new
 
 
-
 class _Limit(ValueError):
     """A budget exceeded inside a function or an operator, before the expression's text is known."""
 
@@ -74,20 +73,43 @@ def _sum(seq: Any, start: Any = 0) -> Any:
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "min": min, "max": max, "abs": abs, "int": int, "float": float, "round": round,
-    "ceil": math.ceil, "floor": math.floor, "sqrt": math.sqrt, "len": len, "sum": _sum,
-    "make_divisible": make_divisible, "str": str,
-    "log": math.log, "exp": math.exp, "range": bounded_range, "zip": _zip, "enumerate": _enumerate,
+    "min": min,
+    "max": max,
+    "abs": abs,
+    "int": int,
+    "float": float,
+    "round": round,
+    "ceil": math.ceil,
+    "floor": math.floor,
+    "sqrt": math.sqrt,
+    "len": len,
+    "sum": _sum,
+    "make_divisible": make_divisible,
+    "str": str,
+    "log": math.log,
+    "exp": math.exp,
+    "range": bounded_range,
+    "zip": _zip,
+    "enumerate": _enumerate,
 }
 
 _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
     ast.Pow: operator.pow,
 }
 _CMPOPS: dict[type, Callable[[Any, Any], bool]] = {
-    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-    ast.Gt: operator.gt, ast.GtE: operator.ge, ast.In: lambda a, b: a in b,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.In: lambda a, b: a in b,
     ast.NotIn: lambda a, b: a not in b,
 }
 
@@ -97,8 +119,9 @@ def _parse(text: str) -> ast.expr:
     try:
         return ast.parse(text.strip(), mode="eval").body
     except SyntaxError:
-        raise SpecError(f"cannot parse expression {text!r}",
-                        expected="arithmetic such as 'width * 4' or 'a if cond else b'") from None
+        raise SpecError(
+            f"cannot parse expression {text!r}", expected="arithmetic such as 'width * 4' or 'a if cond else b'"
+        ) from None
 
 
 @lru_cache(maxsize=4096)
@@ -278,8 +301,10 @@ class _Eval:
             into[target.id] = value
             return into
         if not isinstance(target, (ast.Tuple, ast.List)):
-            raise self.fail(f"cannot assign to {type(target).__name__} in a comprehension",
-                            expected="a name or a tuple of names: for w, g in zip(ws, gs)")
+            raise self.fail(
+                f"cannot assign to {type(target).__name__} in a comprehension",
+                expected="a name or a tuple of names: for w, g in zip(ws, gs)",
+            )
         if not isinstance(value, (list, tuple)) or len(value) != len(target.elts):
             raise self.fail(f"cannot unpack {value!r} into {len(target.elts)} names")
         for t, v in zip(target.elts, value, strict=True):
@@ -305,9 +330,19 @@ def _check_size(op: ast.operator, left: Any, right: Any) -> None:
 _NOT_ALLOWED = object()
 _UNARYOPS: dict[type, Callable[[Any], Any]] = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}
 _VISITORS: dict[type, Callable[[_Eval, Any], Any]] = {
-    ast.Constant: _Eval.constant, ast.Name: _Eval.name, ast.BinOp: _Eval.binop, ast.UnaryOp: _Eval.unaryop,
-    ast.BoolOp: _Eval.boolop, ast.Compare: _Eval.compare, ast.IfExp: _Eval.ifexp, ast.List: _Eval.sequence,
-    ast.Tuple: _Eval.sequence, ast.Subscript: _Eval.subscript, ast.Call: _Eval.call,
-    ast.ListComp: _Eval.comprehension, ast.GeneratorExp: _Eval.comprehension, ast.Slice: _Eval.slicing,
+    ast.Constant: _Eval.constant,
+    ast.Name: _Eval.name,
+    ast.BinOp: _Eval.binop,
+    ast.UnaryOp: _Eval.unaryop,
+    ast.BoolOp: _Eval.boolop,
+    ast.Compare: _Eval.compare,
+    ast.IfExp: _Eval.ifexp,
+    ast.List: _Eval.sequence,
+    ast.Tuple: _Eval.sequence,
+    ast.Subscript: _Eval.subscript,
+    ast.Call: _Eval.call,
+    ast.ListComp: _Eval.comprehension,
+    ast.GeneratorExp: _Eval.comprehension,
+    ast.Slice: _Eval.slicing,
 }
 """The node types the language has, each with its evaluator; anything else is refused."""

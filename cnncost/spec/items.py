@@ -65,10 +65,17 @@ class Parser:
     def unknown(self, key: str, line: int | None) -> SpecError:
         """The error for a key that names no layer type, with the closest ones."""
         close = difflib.get_close_matches(str(key), sorted(self.kinds), n=3)
-        return SpecError(f"unknown layer type {key!r}", line=line,
-                         expected=("did you mean " + ", ".join(close) + "?") if close else
-                         "an op (" + ", ".join(sorted(REGISTRY)) + "), a structure ("
-                         + ", ".join(STRUCTURES) + ") or a block of this file")
+        return SpecError(
+            f"unknown layer type {key!r}",
+            line=line,
+            expected=("did you mean " + ", ".join(close) + "?")
+            if close
+            else "an op ("
+            + ", ".join(sorted(REGISTRY))
+            + "), a structure ("
+            + ", ".join(STRUCTURES)
+            + ") or a block of this file",
+        )
 
     def _parse(self, raw: Any, line: int | None) -> Item:
         if isinstance(raw, str):
@@ -78,8 +85,11 @@ class Parser:
         if isinstance(raw, list):
             return Item("seq", raw, {}, None, getattr(raw, "line", None) or line)
         if not isinstance(raw, LDict) or not raw:
-            raise SpecError(f"cannot read layer {raw!r}", line=line,
-                            expected="a layer name, {kind: {fields}}, {name: layer} or a list")
+            raise SpecError(
+                f"cannot read layer {raw!r}",
+                line=line,
+                expected="a layer name, {kind: {fields}}, {name: layer} or a list",
+            )
         return self._mapping(raw, raw.line or line)
 
     def _mapping(self, raw: LDict, line: int | None) -> Item:
@@ -91,11 +101,15 @@ class Parser:
         rest = [k for k in raw if k not in _NOT_NAMES]
         if not known and len(rest) == 1 and len(raw) > 1:  # {conv1: ITEM, when: ...}: a named item
             inner = self.parse(raw[rest[0]], line)
-            return Item(inner.kind, inner.value, {**inner.mods, **{k: raw[k] for k in raw if k != rest[0]}},
-                        rest[0], line)
+            return Item(
+                inner.kind, inner.value, {**inner.mods, **{k: raw[k] for k in raw if k != rest[0]}}, rest[0], line
+            )
         if len(known) > 1:
-            raise SpecError(f"keys {', '.join(map(repr, known))} all name layer types", line=line,
-                            expected="one layer type per item")
+            raise SpecError(
+                f"keys {', '.join(map(repr, known))} all name layer types",
+                line=line,
+                expected="one layer type per item",
+            )
         if not known:
             raise self.unknown(next(iter(raw)), line)
         kind = known[0]
@@ -117,9 +131,15 @@ class Parser:
         kinds = self.kinds
         # {fc: {linear: ...}}, {avgpool: [...]}, {flatten: flatten}: a name that is also an op type (or
         # alias), wrapping a layer (never for structures: {concat: [...]} are branches).
-        wraps = key in REGISTRY and key not in STRUCTURES and (
-            isinstance(value, list) or (isinstance(value, str) and value in kinds)
-            or (isinstance(value, LDict) and any(k in kinds and not _is_field(key, k) for k in value)))
+        wraps = (
+            key in REGISTRY
+            and key not in STRUCTURES
+            and (
+                isinstance(value, list)
+                or (isinstance(value, str) and value in kinds)
+                or (isinstance(value, LDict) and any(k in kinds and not _is_field(key, k) for k in value))
+            )
+        )
         # {dense: {linear: ...}}: a structure keyword used as a name (its values are never mappings).
         wraps = wraps or (key in STRUCTURES and isinstance(value, LDict) and any(k in kinds for k in value))
         if known and not wraps:

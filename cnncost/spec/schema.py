@@ -21,8 +21,15 @@ _PAIR = {"anyOf": [{"type": "integer"}, {"type": "array", "items": _INT, "minIte
 FIELD_TYPES: dict[str, dict[str, Any]] = {
     "int": _INT,
     "pair": _PAIR,
-    "pad": {"anyOf": [{"enum": ["same", "valid"]}, _PAIR["anyOf"][0], _PAIR["anyOf"][1],
-                      {"type": "array", "items": _INT, "minItems": 4, "maxItems": 4}, _EXPR]},
+    "pad": {
+        "anyOf": [
+            {"enum": ["same", "valid"]},
+            _PAIR["anyOf"][0],
+            _PAIR["anyOf"][1],
+            {"type": "array", "items": _INT, "minItems": 4, "maxItems": 4},
+            _EXPR,
+        ]
+    },
     "bool": {"anyOf": [{"type": "boolean"}, _EXPR]},
     "float": {"anyOf": [{"type": "number"}, _EXPR]},
     "ints": {"anyOf": [{"type": "array", "items": _INT}, _EXPR]},
@@ -47,10 +54,16 @@ def _undescribed(schema: dict[str, Any]) -> dict[str, Any]:
 def _value_types(layer_ref: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """JSON schemas of the value types a structure's keys are declared with (see ``structures.Key``)."""
     return {
-        "layers": layer_ref, "layer": layer_ref,  # a layer is also a list of layers; seq takes either
-        "branches": {"type": "array", "items": layer_ref}, "count": _INT, "name": {"type": "string"},
-        "path": {"type": ["string", "integer"]}, "mapping": {"type": "object"}, "list": {"type": "array"},
-        "probability": {"anyOf": [{"type": "number"}, _EXPR]}, "condition": {"anyOf": [{"type": "boolean"}, _EXPR]},
+        "layers": layer_ref,
+        "layer": layer_ref,  # a layer is also a list of layers; seq takes either
+        "branches": {"type": "array", "items": layer_ref},
+        "count": _INT,
+        "name": {"type": "string"},
+        "path": {"type": ["string", "integer"]},
+        "mapping": {"type": "object"},
+        "list": {"type": "array"},
+        "probability": {"anyOf": [{"type": "number"}, _EXPR]},
+        "condition": {"anyOf": [{"type": "boolean"}, _EXPR]},
         "text": {"type": "string"},
     }
 
@@ -78,7 +91,7 @@ def _structure_props(layer_ref: dict[str, Any]) -> dict[str, Any]:
     for s in STRUCTURE_TYPES.values():  # after the structures: `block` is described as one, not as repeat's key
         for key, k in s.keys.items():
             put(key, types[k.type], k.doc)
-        for fname, f in (REGISTRY[s.op].fields.items() if s.op else ()):
+        for fname, f in REGISTRY[s.op].fields.items() if s.op else ():
             put(fname, _field_schema(f), f.doc)
     return props
 
@@ -90,14 +103,22 @@ def json_schema() -> dict[str, Any]:
         for name, f in cls.fields.items():
             for key in (name, *f.aliases):
                 props[key] = _field_schema(f)
-        ops[kind] = {"type": ["object", "null"], "properties": props, "additionalProperties": False,
-                     "required": [n for n, f in cls.fields.items() if f.required],
-                     "description": (cls.__doc__ or "").strip().split("\n")[0]}
+        ops[kind] = {
+            "type": ["object", "null"],
+            "properties": props,
+            "additionalProperties": False,
+            "required": [n for n, f in cls.fields.items() if f.required],
+            "description": (cls.__doc__ or "").strip().split("\n")[0],
+        }
     layer_ref = {"$ref": "#/$defs/layer"}
     layer_props: dict[str, Any] = {k: {"$ref": f"#/$defs/op_{k}"} for k in ops}
     layer_props.update(_structure_props(layer_ref))  # a structure's key wins over an op of that name (concat)
-    reported: dict[str, Any] = {"type": "object", "additionalProperties": False, "required": ["metric", "value"],
-                                "properties": {k: {} for k in sorted(REPORTED_KEYS)}}
+    reported: dict[str, Any] = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["metric", "value"],
+        "properties": {k: {} for k in sorted(REPORTED_KEYS)},
+    }
     reported["properties"]["metric"] = {"enum": list(METRICS)}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -105,28 +126,37 @@ def json_schema() -> dict[str, Any]:
         "type": "object",
         "required": ["input", "layers"],
         "properties": {
-            "family": {"type": "string"}, "name": {"type": "string"}, "title": {"type": "string"},
-            "cite": {"type": "string"}, "url": {"type": "string"}, "notes": {"type": "string"},
+            "family": {"type": "string"},
+            "name": {"type": "string"},
+            "title": {"type": "string"},
+            "cite": {"type": "string"},
+            "url": {"type": "string"},
+            "notes": {"type": "string"},
             "input": {"type": "array", "items": {"type": "integer", "minimum": 1}},
             "params": {"type": "object"},
             "variants": {"type": "object", "additionalProperties": {"type": ["object", "null"]}},
             "blocks": {"type": "object", "additionalProperties": {"anyOf": [layer_ref, {"$ref": "#/$defs/layers"}]}},
             "layers": {"$ref": "#/$defs/layers"},
             "reported": {"type": "array", "items": reported},
-            "reference": {"type": "string"}, "differs": {"type": "string"},
+            "reference": {"type": "string"},
+            "differs": {"type": "string"},
             "aliases": {"type": "array", "items": {"type": "string"}},
         },
         "additionalProperties": False,
         "$defs": {
             "layers": {"type": "array", "items": layer_ref},
-            "layer": {"anyOf": [
-                {"type": "string", "description": "op, structure or block with defaults: relu, bn, flatten"},
-                {"$ref": "#/$defs/layers"},
-                {"type": "object", "properties": layer_props,
-                 "additionalProperties": True,
-                 "description": "{kind: {fields}}, {name: layer}, or a structure: "
-                                + ", ".join(STRUCTURES)},
-            ]},
+            "layer": {
+                "anyOf": [
+                    {"type": "string", "description": "op, structure or block with defaults: relu, bn, flatten"},
+                    {"$ref": "#/$defs/layers"},
+                    {
+                        "type": "object",
+                        "properties": layer_props,
+                        "additionalProperties": True,
+                        "description": "{kind: {fields}}, {name: layer}, or a structure: " + ", ".join(STRUCTURES),
+                    },
+                ]
+            },
             **{f"op_{k}": v for k, v in ops.items()},
         },
     }

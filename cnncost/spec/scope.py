@@ -47,8 +47,7 @@ class Scope:
         """``explicit`` if given (once per level), else the first free ``{kind}{n}``."""
         if explicit is not None:
             if explicit in self.used:
-                raise SpecError(f"duplicate layer name {explicit!r}", line=line,
-                                path=".".join(self.path) or None)
+                raise SpecError(f"duplicate layer name {explicit!r}", line=line, path=".".join(self.path) or None)
             self.used.add(explicit)
             return explicit
         n = self.counts.get(kind, 0)

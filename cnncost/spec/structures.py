@@ -65,8 +65,9 @@ ITEM_KEYS = {
 
 def _no_extra(kind: str, mods: dict[str, Any], beside: tuple[str, ...] = ()) -> None:
     if mods:
-        raise SpecError(f"{kind}: unexpected key(s) {', '.join(mods)}",
-                        expected=", ".join(("name", "when", "then", *beside)))
+        raise SpecError(
+            f"{kind}: unexpected key(s) {', '.join(mods)}", expected=", ".join(("name", "when", "then", *beside))
+        )
 
 
 def _seq(ex: Expander, item: Item, at: At) -> int:
@@ -152,8 +153,9 @@ def _merge_op(kind: str, mods: dict[str, Any], env: Mapping[str, Any]) -> Op:
 def _branches(ex: Expander, item: Item, at: At) -> int:
     kind, value = item.kind, item.value
     if not isinstance(value, list) or len(value) < 2:
-        raise SpecError(f"{kind} needs a list of at least two branches",
-                        expected=f"{{{kind}: [[layers...], [layers...]]}}")
+        raise SpecError(
+            f"{kind} needs a list of at least two branches", expected=f"{{{kind}: [[layers...], [layers...]]}}"
+        )
     op = _merge_op(kind, item.mods, at.env)
     _no_extra(kind, item.mods)
     outs = []
@@ -247,28 +249,58 @@ _LOOP = {
 
 STRUCTURE_TYPES: dict[str, Structure] = {
     "seq": Structure(_seq, "layers", "{seq: [...]}: a sequence, the same as [...]"),
-    "repeat": Structure(_loop, "count", "{repeat: n, block: b, <args>} or {repeat: n, body: [...], <variables>}: "
-                        "n repetitions (i and n are variables), with first/last/at overrides", _LOOP, open=True),
-    "block": Structure(_block, "name", "{block: b, <args>}: a call of a block of this file, the same as {b: {args}}",
-                       {"args": _LOOP["args"]}, open=True),
+    "repeat": Structure(
+        _loop,
+        "count",
+        "{repeat: n, block: b, <args>} or {repeat: n, body: [...], <variables>}: "
+        "n repetitions (i and n are variables), with first/last/at overrides",
+        _LOOP,
+        open=True,
+    ),
+    "block": Structure(
+        _block,
+        "name",
+        "{block: b, <args>}: a call of a block of this file, the same as {b: {args}}",
+        {"args": _LOOP["args"]},
+        open=True,
+    ),
     "concat": Structure(_branches, "branches", "parallel branches, concatenated along channels", op="concat"),
     "add": Structure(_branches, "branches", "parallel branches, added", op="add"),
     "mul": Structure(_branches, "branches", "parallel branches, multiplied (an SE gate broadcasts)", op="mul"),
     "sub": Structure(_branches, "branches", "parallel branches: the first minus the others", op="sub"),
-    "residual": Structure(_residual, "layers", "{residual: [...], shortcut: identity | [...]}: body + shortcut", {
-        "shortcut": Key("layer", "the shortcut's layers (default: identity)"),
-        "survival": Key("probability", "stochastic depth: the probability the body runs in training (default 1)"),
-    }, op="add"),
-    "dense": Structure(_loop, "count", "{dense: n, block|body: ...}: DenseNet's x = concat(x, body(x)), n times",
-                       _LOOP, open=True),
-    "aux": Structure(_aux, "layers", "a side head (GoogLeNet's auxiliary classifiers): expanded and counted, but the "
-                     "main path goes on from its input", {
-                         "train_only": Key("condition", "the head runs only in training: the inference reading "
-                                           "counts its parameters, not its operations (default false)"),
-                     }),
-    "ref": Structure(_ref, "path", "continue from an earlier layer's output: a name, looked up from the innermost "
-                     "level outward (braces hold expressions: cells.{i - 2}); in: the input of the enclosing block "
-                     "call or repetition; input: the network's input"),
+    "residual": Structure(
+        _residual,
+        "layers",
+        "{residual: [...], shortcut: identity | [...]}: body + shortcut",
+        {
+            "shortcut": Key("layer", "the shortcut's layers (default: identity)"),
+            "survival": Key("probability", "stochastic depth: the probability the body runs in training (default 1)"),
+        },
+        op="add",
+    ),
+    "dense": Structure(
+        _loop, "count", "{dense: n, block|body: ...}: DenseNet's x = concat(x, body(x)), n times", _LOOP, open=True
+    ),
+    "aux": Structure(
+        _aux,
+        "layers",
+        "a side head (GoogLeNet's auxiliary classifiers): expanded and counted, but the "
+        "main path goes on from its input",
+        {
+            "train_only": Key(
+                "condition",
+                "the head runs only in training: the inference reading "
+                "counts its parameters, not its operations (default false)",
+            ),
+        },
+    ),
+    "ref": Structure(
+        _ref,
+        "path",
+        "continue from an earlier layer's output: a name, looked up from the innermost "
+        "level outward (braces hold expressions: cells.{i - 2}); in: the input of the enclosing block "
+        "call or repetition; input: the network's input",
+    ),
 }
 """Every structure, in the order error messages list them."""
 

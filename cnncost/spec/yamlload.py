@@ -51,23 +51,34 @@ _Loader.yaml_implicit_resolvers = {
 
 def _checked_scalar(construct: Any, what: str) -> Any:
     """A scalar constructor whose failure (``!!float abc``, a 5,000-digit integer) is a spec error at its line."""
+
     def run(loader: Any, node: yaml.ScalarNode) -> Any:
         try:
             return construct(loader, node)
         except (ValueError, OverflowError, TypeError) as exc:
             line = node.start_mark.line + 1
             if len(node.value) > sys.get_int_max_str_digits() and node.value.strip("+-_0123456789") == "":
-                raise SpecError(f"a {len(node.value):,}-digit integer", line=line,
-                                expected=f"at most {sys.get_int_max_str_digits():,} digits") from None
+                raise SpecError(
+                    f"a {len(node.value):,}-digit integer",
+                    line=line,
+                    expected=f"at most {sys.get_int_max_str_digits():,} digits",
+                ) from None
             text = node.value if len(node.value) <= 40 else node.value[:37] + "..."
             raise SpecError(f"cannot read {text!r} as {what} ({exc})", line=line) from None
+
     return run
 
 
-for _tag, _what in (("int", "an integer"), ("float", "a number"), ("bool", "true or false"),
-                    ("timestamp", "a date"), ("binary", "base64 data")):
-    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}",
-                            _checked_scalar(_Base.yaml_constructors[f"tag:yaml.org,2002:{_tag}"], _what))
+for _tag, _what in (
+    ("int", "an integer"),
+    ("float", "a number"),
+    ("bool", "true or false"),
+    ("timestamp", "a date"),
+    ("binary", "base64 data"),
+):
+    _Loader.add_constructor(
+        f"tag:yaml.org,2002:{_tag}", _checked_scalar(_Base.yaml_constructors[f"tag:yaml.org,2002:{_tag}"], _what)
+    )
 
 
 def _construct_map(loader: Any, node: yaml.MappingNode) -> LDict:
@@ -77,7 +88,7 @@ def _construct_map(loader: Any, node: yaml.MappingNode) -> LDict:
     merged: dict[str, object] = {}
     for key_node, value_node in node.value:
         if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults` — explicit keys win
-            for source in (value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]):
+            for source in value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]:
                 value = loader.construct_object(source, deep=True)
                 if not isinstance(value, dict):
                     raise SpecError("'<<' merges a mapping", line=key_node.start_mark.line + 1)
@@ -121,9 +132,13 @@ def load_yaml(path: Path) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        raise SpecError(f"byte 0x{raw[exc.start]:02x} is not UTF-8 text", file=str(path), line=line,
-                        expected="a UTF-8 file (save it as UTF-8)") from None
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SpecError(
+            f"byte 0x{raw[exc.start]:02x} is not UTF-8 text",
+            file=str(path),
+            line=line,
+            expected="a UTF-8 file (save it as UTF-8)",
+        ) from None
     return load_yaml_text(text, str(path))
 
 
@@ -176,8 +191,12 @@ def load_yaml_text(text: str, name: str = "<string>") -> Any:
     except yaml.reader.ReaderError as exc:  # a control character: the reader knows its position only
         line = text[: exc.position].count("\n") + 1
         code = exc.character if isinstance(exc.character, int) else ord(exc.character)
-        raise SpecError(f"invalid YAML: character U+{code:04X} is not allowed", file=name, line=line,
-                        expected="printable text (a tab is written \\t inside quotes)") from None
+        raise SpecError(
+            f"invalid YAML: character U+{code:04X} is not allowed",
+            file=name,
+            line=line,
+            expected="printable text (a tab is written \\t inside quotes)",
+        ) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"invalid YAML: {_one_line(str(exc))}", file=name) from None
     except RecursionError:

@@ -58,8 +58,9 @@ class BenchConfig:
         check_choice(self.mode, MODES, "--mode")
         check_choice(self.impl, IMPLS, "--impl")
         if not self.batches or any(b < 1 for b in self.batches):
-            raise SpecError(f"bad --batch {','.join(map(str, self.batches))!r}",
-                            expected="positive batch sizes such as 1,8,32")
+            raise SpecError(
+                f"bad --batch {','.join(map(str, self.batches))!r}", expected="positive batch sizes such as 1,8,32"
+            )
         if self.warmup < 0 or not self.min_time > 0 or self.min_blocks < 1:
             raise SpecError("bad timing options", expected="--warmup ≥ 0 and --min-time > 0")
         if self.threads is not None and self.threads < 1:
@@ -70,18 +71,27 @@ class BenchConfig:
         if kind == "cuda":
             if not torch.cuda.is_available():
                 built = f"built with CUDA {torch.version.cuda}" if torch.version.cuda else "built without CUDA"
-                raise SpecError(f"--device {self.device}: CUDA is not available (torch {torch.__version__} {built}, "
-                                "no GPU visible)", expected="--device cpu, or a machine with an NVIDIA GPU and driver")
+                raise SpecError(
+                    f"--device {self.device}: CUDA is not available (torch {torch.__version__} {built}, "
+                    "no GPU visible)",
+                    expected="--device cpu, or a machine with an NVIDIA GPU and driver",
+                )
             if index and int(index) >= torch.cuda.device_count():
-                raise SpecError(f"--device {self.device}: only {torch.cuda.device_count()} CUDA device(s)",
-                                expected=f"cuda:0 … cuda:{torch.cuda.device_count() - 1}")
+                raise SpecError(
+                    f"--device {self.device}: only {torch.cuda.device_count()} CUDA device(s)",
+                    expected=f"cuda:0 … cuda:{torch.cuda.device_count() - 1}",
+                )
         elif self.dtype == "fp16":
-            raise SpecError("--dtype fp16 on CPU is not benchmarked: torch's fp16 CPU kernels are mostly "
-                            "unvectorized fallbacks, so the time would not be the model's",
-                            expected="--dtype bf16 or fp32 on CPU, fp16 on --device cuda")
+            raise SpecError(
+                "--dtype fp16 on CPU is not benchmarked: torch's fp16 CPU kernels are mostly "
+                "unvectorized fallbacks, so the time would not be the model's",
+                expected="--dtype bf16 or fp32 on CPU, fp16 on --device cuda",
+            )
         if self.dtype == "bf16" and kind == "cuda" and not torch.cuda.is_bf16_supported():
-            raise SpecError(f"--dtype bf16: {torch.cuda.get_device_name(self.device)} has no bf16 support",
-                            expected="--dtype fp16 or fp32")
+            raise SpecError(
+                f"--dtype bf16: {torch.cuda.get_device_name(self.device)} has no bf16 support",
+                expected="--dtype fp16 or fp32",
+            )
 
     @property
     def is_cuda(self) -> bool:
@@ -93,6 +103,7 @@ class BenchConfig:
 
 
 # --------------------------------------------------------------------------- results
+
 
 @dataclass
 class BenchResult:
@@ -177,6 +188,7 @@ def is_oom(exc: BaseException) -> bool:
 
 # --------------------------------------------------------------------------- running
 
+
 def instantiate(spec: ModelSpec, cfg: BenchConfig, input_shape: tuple[int, ...]) -> nn.Module:
     """The spec-built SpecNet or the spec's reference model, on the device, in the dtype and mode.
 
@@ -184,8 +196,10 @@ def instantiate(spec: ModelSpec, cfg: BenchConfig, input_shape: tuple[int, ...])
     torch.manual_seed(0)
     if cfg.impl == "reference":
         if not spec.reference:
-            raise SpecError(f"{spec.name} names no reference implementation",
-                            expected="--impl spec, or a model whose spec has `reference:` (see `cnncost specs`)")
+            raise SpecError(
+                f"{spec.name} names no reference implementation",
+                expected="--impl spec, or a model whose spec has `reference:` (see `cnncost specs`)",
+            )
         from cnncost.torch.reference import build_reference
 
         model = build_reference(spec.reference)
@@ -224,8 +238,9 @@ def _outputs(out: Any) -> list[torch.Tensor]:
     return [t for v in values for t in _outputs(v)]
 
 
-def bench_model(spec: ModelSpec, cfg: BenchConfig, roof: Roof | None = None,
-                on_result: Callable[[BenchResult], None] | None = None) -> list[BenchResult]:
+def bench_model(
+    spec: ModelSpec, cfg: BenchConfig, roof: Roof | None = None, on_result: Callable[[BenchResult], None] | None = None
+) -> list[BenchResult]:
     """Time ``spec`` at every batch size of ``cfg``; one ``BenchResult`` per batch size."""
     cfg.validate()
     with threads(cfg.threads):
@@ -276,20 +291,41 @@ def _result(spec: ModelSpec, cfg: BenchConfig, roof: Roof, a: Analysis, batch: i
     """A row with everything the analysis and the roof know; the timing fields still empty."""
     predicted, predicted_note = predicted_memory(a, batch, cfg.dtype, cfg.mode, cfg.is_cuda)
     return BenchResult(
-        model=spec.name, impl=cfg.impl, device=cfg.device, device_name=device_name(cfg.device), dtype=cfg.dtype,
-        mode=cfg.mode, batch=batch, channels_last=cfg.channels_last, compile=cfg.compile,
-        threads=torch.get_num_threads(), status="ok",
+        model=spec.name,
+        impl=cfg.impl,
+        device=cfg.device,
+        device_name=device_name(cfg.device),
+        dtype=cfg.dtype,
+        mode=cfg.mode,
+        batch=batch,
+        channels_last=cfg.channels_last,
+        compile=cfg.compile,
+        threads=torch.get_num_threads(),
+        status="ok",
         **asdict(step_cost(a, batch, cfg.dtype, cfg.mode, roof.ridge)),
-        peak_flops_per_s=roof.flops, peak_kind=roof.flops_kind, bandwidth_bytes_per_s=roof.bandwidth,
-        predicted_memory_bytes=predicted, predicted_memory_note=predicted_note,
-        peak_memory_note=("torch.cuda.max_memory_allocated, reset before this batch size, weights included"
-                          if cfg.is_cuda else "allocator not measured on CPU; cpu_maxrss_growth_bytes is the "
-                                              "growth of the process's ru_maxrss high-water mark"),
+        peak_flops_per_s=roof.flops,
+        peak_kind=roof.flops_kind,
+        bandwidth_bytes_per_s=roof.bandwidth,
+        predicted_memory_bytes=predicted,
+        predicted_memory_note=predicted_note,
+        peak_memory_note=(
+            "torch.cuda.max_memory_allocated, reset before this batch size, weights included"
+            if cfg.is_cuda
+            else "allocator not measured on CPU; cpu_maxrss_growth_bytes is the "
+            "growth of the process's ru_maxrss high-water mark"
+        ),
     )
 
 
-def _bench_batch(spec: ModelSpec, cfg: BenchConfig, roof: Roof, a: Analysis, model: nn.Module,
-                 input_shape: tuple[int, ...], batch: int) -> BenchResult:
+def _bench_batch(
+    spec: ModelSpec,
+    cfg: BenchConfig,
+    roof: Roof,
+    a: Analysis,
+    model: nn.Module,
+    input_shape: tuple[int, ...],
+    batch: int,
+) -> BenchResult:
     r = _result(spec, cfg, roof, a, batch)
     rss_before = None if cfg.is_cuda else maxrss_bytes()
     _release(cfg)
@@ -304,15 +340,17 @@ def _bench_batch(spec: ModelSpec, cfg: BenchConfig, roof: Roof, a: Analysis, mod
         step = make_step(model, x, cfg.mode)
         ctx = torch.inference_mode() if cfg.mode == "inference" else contextlib.nullcontext()
         with ctx:
-            t = time_callable(step, cuda=cfg.is_cuda, warmup=cfg.warmup, min_time=cfg.min_time,
-                              min_blocks=cfg.min_blocks)
+            t = time_callable(
+                step, cuda=cfg.is_cuda, warmup=cfg.warmup, min_time=cfg.min_time, min_blocks=cfg.min_blocks
+            )
     except Exception as exc:
         if not is_oom(exc):
             if cfg.compile:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                raise SpecError(f"--compile failed for {spec.name}: {type(exc).__name__}: {first}",
-                                expected="a working torch.compile toolchain (a C++ compiler on CPU), "
-                                         "or run without --compile") from exc
+                raise SpecError(
+                    f"--compile failed for {spec.name}: {type(exc).__name__}: {first}",
+                    expected="a working torch.compile toolchain (a C++ compiler on CPU), or run without --compile",
+                ) from exc
             raise
         r.status = "oom"
         oom = True
@@ -348,12 +386,15 @@ def check(specs: Sequence[ModelSpec], cfg: BenchConfig) -> None:
         missing = [s.name for s in specs if not s.reference]
         if missing:
             verb = "names" if len(missing) == 1 else "name"
-            raise SpecError(f"--impl reference: {', '.join(missing)} {verb} no reference implementation",
-                            expected="--impl spec, or models whose spec has `reference:` (see `cnncost specs`)")
+            raise SpecError(
+                f"--impl reference: {', '.join(missing)} {verb} no reference implementation",
+                expected="--impl spec, or models whose spec has `reference:` (see `cnncost specs`)",
+            )
 
 
-def bench(specs: Sequence[ModelSpec], cfg: BenchConfig,
-          on_result: Callable[[BenchResult], None] | None = None) -> BenchRun:
+def bench(
+    specs: Sequence[ModelSpec], cfg: BenchConfig, on_result: Callable[[BenchResult], None] | None = None
+) -> BenchRun:
     """The whole sweep: validate, record the environment, measure the roof once, time every model."""
     check(specs, cfg)
     with threads(cfg.threads):

@@ -27,6 +27,7 @@ class _Container(nn.Module):
 def _tie(module: nn.Module, owner: nn.Module) -> None:
     """Make ``module`` use ``owner``'s parameters and buffers — the same tensors, one set of weights
     (``share:``); ``model.parameters()`` then yields them once. The engine checked the shapes."""
+
     def slots(m: nn.Module) -> list[tuple[dict[str, Any], str]]:
         tables: list[dict[str, Any]] = [t for sub in m.modules() for t in (sub._parameters, sub._buffers)]
         return [(table, name) for table in tables for name, t in table.items() if t is not None]

@@ -97,8 +97,10 @@ def check_against_torch(a: Analysis, net: SpecNet, x: torch.Tensor) -> list[Chec
     shapes: dict[str, tuple[int, ...]] = {}
     hooks = []
     for path in net.paths:
+
         def hook(_m: nn.Module, _i: Any, o: torch.Tensor, path: str = path) -> None:
             shapes[path] = tuple(o.shape[1:])
+
         hooks.append(modules[path].register_forward_hook(hook))
     with torch.no_grad():
         net.eval()(x)
@@ -121,20 +123,34 @@ def check_against_torch(a: Analysis, net: SpecNet, x: torch.Tensor) -> list[Chec
         if b != layer.buffers:
             buffer_diffs.append(_layer_diff(path, "buffer elements", layer.buffers, b))
     n_layers = sum(1 for node in a.graph.ops if not node.train_only)
-    out.append(Check(name, "shapes (forward hooks)", n_layers, n_layers - len(shape_diffs),
-                     not shape_diffs, shape_diffs))
-    out.append(_int_eq(name, "params (trainable)", a.totals.params,
-                       sum(p.numel() for p in net.parameters() if p.requires_grad), param_diffs))
-    out.append(_int_eq(name, "buffers (BN running stats)", a.totals.buffers,
-                       sum(b.numel() for b in net.buffers()), buffer_diffs))
+    out.append(
+        Check(name, "shapes (forward hooks)", n_layers, n_layers - len(shape_diffs), not shape_diffs, shape_diffs)
+    )
+    out.append(
+        _int_eq(
+            name,
+            "params (trainable)",
+            a.totals.params,
+            sum(p.numel() for p in net.parameters() if p.requires_grad),
+            param_diffs,
+        )
+    )
+    out.append(
+        _int_eq(
+            name, "buffers (BN running stats)", a.totals.buffers, sum(b.numel() for b in net.buffers()), buffer_diffs
+        )
+    )
     out.append(_int_eq(name, "FlopCounterMode = 2×MACs", a.totals.flops, flop_counter_total(net, x)))
     return out
 
 
 def check_against_fvcore(a: Analysis, net: SpecNet, x: torch.Tensor) -> list[Check]:
     total, by_module, unsupported = fvcore_counts(net, x)
-    diffs = [_layer_diff(r.name, "fvcore flops", r.fvcore, by_module.get(r.name, 0))
-             for r in a.layers[1:] if by_module.get(r.name, 0) != r.fvcore]
+    diffs = [
+        _layer_diff(r.name, "fvcore flops", r.fvcore, by_module.get(r.name, 0))
+        for r in a.layers[1:]
+        if by_module.get(r.name, 0) != r.fvcore
+    ]
     check = _int_eq(a.model.name, "fvcore total (fvcore convention)", a.totals.fvcore, total, diffs)
     why = fvcore_skips()
     check.skipped = {op: (n, why.get(op, UNEXPLAINED)) for op, n in sorted(unsupported.items())}
@@ -148,8 +164,7 @@ def weight_layers_in_order(model: nn.Module, x: torch.Tensor) -> list[tuple[str,
     for mname, m in model.named_modules():
         own = sum(p.numel() for p in m.parameters(recurse=False))
         if own:
-            hooks.append(m.register_forward_hook(
-                lambda _m, _i, _o, mname=mname, own=own: order.append((mname, own))))
+            hooks.append(m.register_forward_hook(lambda _m, _i, _o, mname=mname, own=own: order.append((mname, own))))
     with torch.no_grad():
         model.eval()(x)
     for h in hooks:

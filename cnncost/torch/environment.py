@@ -17,8 +17,13 @@ import torch
 if TYPE_CHECKING:
     from cnncost.torch.bench import BenchConfig
 
-ALLOCATOR_ENV = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX", "LD_PRELOAD",
-                 "PYTORCH_CUDA_ALLOC_CONF")
+ALLOCATOR_ENV = (
+    "MALLOC_MMAP_THRESHOLD_",
+    "MALLOC_TRIM_THRESHOLD_",
+    "MALLOC_ARENA_MAX",
+    "LD_PRELOAD",
+    "PYTORCH_CUDA_ALLOC_CONF",
+)
 """Settings that change CPU timings by ~10% (glibc mapping activations afresh each step) or CUDA's."""
 
 

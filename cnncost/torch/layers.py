@@ -28,6 +28,7 @@ def builds(*kinds: str) -> Callable[[Builder], Builder]:
         for k in kinds:
             BUILDERS[k] = fn
         return fn
+
     return deco
 
 
@@ -74,8 +75,9 @@ def _conv(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
 @builds("conv_transpose")
 def _conv_transpose(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
     assert isinstance(op, ConvTranspose)
-    return nn.ConvTranspose2d(ins[0][0], op.out, op.k, op.stride, op.pad, op.output_padding, op.groups, op.bias,
-                              op.dilation)
+    return nn.ConvTranspose2d(
+        ins[0][0], op.out, op.k, op.stride, op.pad, op.output_padding, op.groups, op.bias, op.dilation
+    )
 
 
 @builds("linear")
@@ -88,8 +90,9 @@ def _linear(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
 def _bn(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
     assert isinstance(op, BatchNorm)
     cls = nn.BatchNorm2d if len(ins[0]) == 3 else nn.BatchNorm1d
-    return cls(ins[0][0], eps=op.eps, momentum=op.momentum, affine=op.affine,
-               track_running_stats=op.track_running_stats)
+    return cls(
+        ins[0][0], eps=op.eps, momentum=op.momentum, affine=op.affine, track_running_stats=op.track_running_stats
+    )
 
 
 class LayerNorm2d(nn.LayerNorm):
@@ -122,7 +125,10 @@ def _lrn(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
 
 
 _ACTIVATIONS: dict[str, Callable[..., nn.Module]] = {
-    "relu": nn.ReLU, "relu6": nn.ReLU6, "silu": nn.SiLU, "hardswish": nn.Hardswish,
+    "relu": nn.ReLU,
+    "relu6": nn.ReLU6,
+    "silu": nn.SiLU,
+    "hardswish": nn.Hardswish,
     "hardsigmoid": nn.Hardsigmoid,
 }
 
@@ -293,7 +299,7 @@ class ChannelSlice(nn.Module):
         self.start, self.stop = start, stop
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x[:, self.start:self.stop]
+        return x[:, self.start : self.stop]
 
 
 @builds("chanpad")

@@ -40,8 +40,11 @@ def measured_peak_inference_bytes(net: nn.Module, x: torch.Tensor) -> int:
     del out
     # The allocator's own records, in time order: +bytes per allocation, −bytes per free (this
     # includes temporaries such as a conv's im2col workspace, which the engine does not model).
-    records = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
-                     if e.name() == "[memory]" and e.device_type() == torch.autograd.DeviceType.CPU)
+    records = sorted(
+        (e.start_ns(), e.nbytes())
+        for e in prof.profiler.kineto_results.events()
+        if e.name() == "[memory]" and e.device_type() == torch.autograd.DeviceType.CPU
+    )
     current = peak = 0
     for _, nbytes in records:
         current += nbytes

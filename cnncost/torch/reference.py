@@ -23,8 +23,9 @@ def parse_reference(text: str) -> tuple[str, str, dict[str, Any]]:
     """``'timm:dpn68(num_classes=10)'`` → ('timm', 'dpn68', {'num_classes': 10})."""
     m = _REF.match(text)
     if not m:
-        raise SpecError(f"bad reference {text!r}",
-                        expected="torchvision.models[.SUBMODULE].NAME(...) or timm:NAME(...)")
+        raise SpecError(
+            f"bad reference {text!r}", expected="torchvision.models[.SUBMODULE].NAME(...) or timm:NAME(...)"
+        )
     source = "timm" if m.group(1) == "timm:" else "torchvision"
     kwargs: dict[str, Any] = {}
     if m.group(4):
@@ -53,8 +54,10 @@ def _torchvision_builder(path: str) -> Any:
             except ImportError:
                 child = None
         if child is None:
-            raise SpecError(f"torchvision has no model {path!r}",
-                            expected="a builder of torchvision.models or of a submodule: segmentation.fcn_resnet50")
+            raise SpecError(
+                f"torchvision has no model {path!r}",
+                expected="a builder of torchvision.models or of a submodule: segmentation.fcn_resnet50",
+            )
         obj = child
     if not callable(obj) or inspect.ismodule(obj):
         raise SpecError(f"torchvision.models.{path} is not a model builder")

@@ -16,8 +16,12 @@ from cnncost.torch.timing import Timing, time_callable
 if TYPE_CHECKING:
     from cnncost.torch.bench import BenchConfig
 
-PEAK_KIND = {"fp32": "FP32 (CUDA cores)", "tf32": "TF32 tensor (cuDNN convs use TF32 by default)",
-             "bf16": "BF16 tensor", "fp16": "FP16 tensor"}
+PEAK_KIND = {
+    "fp32": "FP32 (CUDA cores)",
+    "tf32": "TF32 tensor (cuDNN convs use TF32 by default)",
+    "bf16": "BF16 tensor",
+    "fp16": "FP16 tensor",
+}
 """How the caption names a datasheet peak, per math mode."""
 
 _ROOF_CACHE: dict[tuple[Any, ...], Roof] = {}
@@ -33,9 +37,13 @@ def device_roof(cfg: BenchConfig) -> Roof:
             if cfg.dtype == "fp32" and torch.backends.cudnn.allow_tf32:
                 mode = "tf32"
             peak = entry.peak(mode)
-            return Roof(peak, PEAK_KIND[mode] + ", dense",
-                        f"{entry.source}; {entry.note}" if entry.note else entry.source,
-                        entry.bandwidth, entry.source)
+            return Roof(
+                peak,
+                PEAK_KIND[mode] + ", dense",
+                f"{entry.source}; {entry.note}" if entry.note else entry.source,
+                entry.bandwidth,
+                entry.source,
+            )
     n = max(cfg.peak_matmul_n, 8192) if cfg.is_cuda else cfg.peak_matmul_n
     key = (cfg.device, cfg.dtype, torch.get_num_threads(), n, cfg.copy_mib)
     if key not in _ROOF_CACHE:
@@ -65,8 +73,10 @@ def _measure_roof(cfg: BenchConfig, n: int) -> Roof:
     nbytes = elements * 4
     nt = torch.get_num_threads()
     threads = f", {nt} thread{'s' if nt != 1 else ''}" if not cfg.is_cuda else ""
-    return Roof(2 * n**3 / mm.median, f"{cfg.dtype} matmul {n}×{n}, measured{threads}",
-                f"measured in this run: 2·{n}³ FLOP / median of {len(mm.samples)} timed blocks",
-                2 * nbytes / cp.median,
-                f"measured in this run: copy of {cfg.copy_mib} MiB fp32, read + write "
-                f"(2 × {cfg.copy_mib} MiB) / median")
+    return Roof(
+        2 * n**3 / mm.median,
+        f"{cfg.dtype} matmul {n}×{n}, measured{threads}",
+        f"measured in this run: 2·{n}³ FLOP / median of {len(mm.samples)} timed blocks",
+        2 * nbytes / cp.median,
+        f"measured in this run: copy of {cfg.copy_mib} MiB fp32, read + write (2 × {cfg.copy_mib} MiB) / median",
+    )

@@ -48,8 +48,9 @@ def percentile(values: Sequence[float], q: float) -> float:
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
-def time_callable(fn: Callable[[], Any], *, cuda: bool = False, warmup: int = 5, min_time: float = 1.0,
-                  min_blocks: int = 3) -> Timing:
+def time_callable(
+    fn: Callable[[], Any], *, cuda: bool = False, warmup: int = 5, min_time: float = 1.0, min_blocks: int = 3
+) -> Timing:
     """Warm up, size the block like ``blocked_autorange``, then time blocks until ``min_time``."""
     gc_was_enabled = gc.isenabled()
     gc.disable()  # as timeit (and so torch.utils.benchmark) does while timing
