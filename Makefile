@@ -1,11 +1,12 @@
 # Two commands do all set-up on a fresh machine:
 #   make demo   venv + core install (no torch) + `cnncost table vgg16`
-#   make test   venv + everything (torch, torchvision, fvcore, timm, test tools) + the test suite
+#   make test   venv + everything (torch, torchvision, fvcore, timm, test tools) + lint + the test suite
+#   make slow   the slow tier: the heaviest models' torch cross-checks at their own input size
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test slow lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +24,10 @@ demo: $(VENV)/.core
 	$(BIN)/cnncost table vgg16
 
 test: $(VENV)/.full lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not slow"
+
+slow: $(VENV)/.full
+	$(BIN)/python -m pytest -q -m slow
 
 lint: $(VENV)/.full
 	$(BIN)/ruff check cnncost tests benchmarks

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cnncost.spec.catalog import load_model
-from tests.conftest import catalogue
+from tests.conftest import affordable_shape, by_cost, catalogue
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("fvcore")
@@ -17,25 +17,15 @@ pytest.importorskip("fvcore")
 from cnncost.torch.builder import build  # noqa: E402
 from cnncost.torch.crosscheck import UNEXPLAINED, crosscheck  # noqa: E402
 
-DEEP = {
-    "efficientnet_v2_m",
-    "efficientnet_v2_l",
-    "regnet_y_32gf",
-    "regnet_y_128gf",
-    "convnext_base",
-    "convnext_large",
-    "fcn_resnet50",
-    "deeplabv3_resnet50",
-    "fcn_resnet101",
-    "deeplabv3_resnet101",
-}
-"""The heaviest forward passes at their own input size (EfficientNetV2-M/L at 480×480: ~40-60 s each)."""
+CROSSCHECK_MACS = 10e9
+"""A forward pass above this many MACs is checked at a smaller input in the default tier (the torch,
+fvcore and reference checks do not depend on the size), and at its own input in the slow tier."""
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize("model", [pytest.param(m, marks=pytest.mark.slow) if m in DEEP else m for m in catalogue()])
-def test_engine_equals_torch_fvcore_and_reference(model):
-    checks = crosscheck(load_model(model))
+@pytest.mark.parametrize(("model", "shape"), by_cost(catalogue(), lambda s: affordable_shape(s, CROSSCHECK_MACS)))
+def test_engine_equals_torch_fvcore_and_reference(model, shape):
+    checks = crosscheck(load_model(model), input_shape=shape)
     failures = [f"{c.check}: cnncost {c.engine} vs {c.oracle}; " + "; ".join(c.details[:5]) for c in checks if not c.ok]
     assert not failures, "\n".join(failures)
     unexplained = [op for c in checks for op, (_, why) in c.skipped.items() if why == UNEXPLAINED]

@@ -81,3 +81,15 @@ def test_readme_spec_example_works(tmp_path):
     assert a.within(("stage3",)).out_shape == (64, 8, 8)
     assert [r.status for r in check_model(spec)] == ["pass"]
     assert analyze(load_model(f"{path}:tinyres_wide")).totals.params == 696_618
+
+
+def test_readme_spec_excerpts_are_the_spec_files():
+    """Each YAML excerpt in the README, line by line (comments aside), is in the spec file it links."""
+    text = README.read_text()
+    excerpts = re.findall(r"\(\[specs/(\w+\.yaml)\].*?```yaml\n(.*?)```", text, re.S)
+    assert len(excerpts) >= 2
+    for name, excerpt in excerpts:
+        spec = [line.split("#")[0].rstrip() for line in (ROOT / "specs" / name).read_text().splitlines()]
+        for line in excerpt.splitlines():
+            code = line.split("  #")[0].rstrip()
+            assert code in spec, f"README excerpt of specs/{name}: {code!r} is not in the file"

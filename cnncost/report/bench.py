@@ -161,6 +161,14 @@ def bench_report(run: Any, raw: bool = False) -> Report:
             "(4 KiB each): the allocator maps the activations afresh every step and the latency includes "
             "it; for steady-state timings see docs/bench.md (MALLOC_MMAP_THRESHOLD_, jemalloc)"
         )
+    above = [r for r in run.results if (r.peak_fraction or 0) > 1]
+    if above:
+        best = max(above, key=lambda r: r.peak_fraction)
+        lines.append(
+            f"note: {best.model} batch {best.batch} runs at {100 * best.peak_fraction:.0f}% of the peak: the "
+            f"peak ({roof.flops_source}) is not the device's ceiling (the model's kernels beat it), so "
+            "read '% of peak' as relative to that figure"
+        )
     n_oom = sum(r.status == "oom" for r in run.results)
     if n_oom:
         lines.append(f"{n_oom} batch size(s) ran out of memory (OOM); the sweep went on")

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from cnncost.analysis.cost import Analysis, analyze_graph
-from cnncost.ops.base import op_classes
+from cnncost.ops.base import Shape, op_classes
 from cnncost.spec.expand import expand
 from cnncost.spec.family import ModelSpec
 from cnncost.torch.builder import SpecNet
@@ -226,11 +226,11 @@ def check_against_reference(a: Analysis, spec: ModelSpec) -> list[Check]:
     return checks
 
 
-def crosscheck(spec: ModelSpec, against: Iterable[str] = AGAINST) -> list[Check]:
-    """All requested checks of one spec at its own input size, batch 1."""
+def crosscheck(spec: ModelSpec, against: Iterable[str] = AGAINST, input_shape: Shape | None = None) -> list[Check]:
+    """All requested checks of one spec at its own input size (or ``input_shape``), batch 1."""
     against = set(against)
     torch.manual_seed(0)
-    graph = expand(spec)
+    graph = expand(spec, input_shape)
     a = analyze_graph(graph)
     out: list[Check] = []
     if against & {"torch", "fvcore"}:
