@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from cnncost.analysis.conventions import CONVENTIONS, OP_CLASSES
 from cnncost.errors import SpecError, SpecWarning, check_choice
@@ -51,6 +51,24 @@ class LayerCost(NamedTuple):
     @property
     def name(self) -> str:
         return ".".join(self.path)
+
+    def record(self) -> dict[str, Any]:
+        """The row as plain values, the columns every machine-readable output shares (JSON, DataFrame)."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "label": self.label,
+            "output_shape": self.out_shape,
+            "params": self.params,
+            "weights": self.weights,
+            "biases": self.biases,
+            "buffers": self.buffers,
+            "macs": self.macs,
+            "flops": self.flops,
+            "all_ops": self.all_ops,
+            "fvcore": self.fvcore,
+            "activations": self.activations,
+        }
 
     @property
     def params(self) -> int:

@@ -90,6 +90,15 @@ def symmetric(pad: tuple[int, int, int, int]) -> bool:
     return pad[0] == pad[1] and pad[2] == pad[3]
 
 
+_KERNEL_FIELDS = {
+    "out": Field("int", required=True, aliases=("filters", "out_channels"), doc="output channels"),
+    "k": Field("pair", required=True, aliases=("kernel", "kernel_size"), doc="kernel: int or [h, w]"),
+    "stride": Field("pair", (1, 1), aliases=("s",)),
+}
+"""The fields a convolution and a transposed convolution share (and ``_DILATION``)."""
+_DILATION = Field("pair", (1, 1), aliases=("d",))
+
+
 @register
 class Conv(Op):
     """2-D convolution; ``groups`` covers grouped (ResNeXt, AlexNet towers) and depthwise."""
@@ -99,13 +108,11 @@ class Conv(Op):
     op_class = "conv"
     weight_layer = True
     fields = {
-        "out": Field("int", required=True, aliases=("filters", "out_channels"), doc="output channels"),
-        "k": Field("pair", required=True, aliases=("kernel", "kernel_size"), doc="kernel: int or [h, w]"),
-        "stride": Field("pair", (1, 1), aliases=("s",)),
+        **_KERNEL_FIELDS,
         "pad": Field(
             "pad", (0, 0, 0, 0), aliases=("padding", "p"), doc="int, [h, w], [top, bottom, left, right], same or valid"
         ),
-        "dilation": Field("pair", (1, 1), aliases=("d",)),
+        "dilation": _DILATION,
         "groups": Field("int", 1, aliases=("g",), doc="groups: in_ch is depthwise"),
         "bias": Field("bool", True),
     }
@@ -255,13 +262,11 @@ class ConvTranspose(Op):
     op_class = "conv"
     weight_layer = True
     fields = {
-        "out": Field("int", required=True, aliases=("filters", "out_channels"), doc="output channels"),
-        "k": Field("pair", required=True, aliases=("kernel", "kernel_size"), doc="kernel: int or [h, w]"),
-        "stride": Field("pair", (1, 1), aliases=("s",)),
+        **_KERNEL_FIELDS,
         "pad": Field("pair", (0, 0), aliases=("padding", "p"), doc="int or [h, w]: removed from each side"),
         "output_padding": Field("pair", (0, 0), doc="added at the bottom and right; below stride or dilation"),
         "groups": Field("int", 1, aliases=("g",)),
-        "dilation": Field("pair", (1, 1), aliases=("d",)),
+        "dilation": _DILATION,
         "bias": Field("bool", True),
     }
     fvcore = "aten::_convolution (transposed): one per multiply-add, input elements × C_out/groups × kh × kw, no bias"

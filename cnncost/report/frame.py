@@ -19,22 +19,5 @@ def to_frame(a: Analysis, depth: int | None = None) -> pd.DataFrame:
     """
     import pandas as pd
 
-    rows = [
-        {
-            "name": r.name,
-            "kind": r.kind,
-            "label": r.label,
-            "output_shape": r.out_shape,
-            "params": r.params,
-            "weights": r.weights,
-            "biases": r.biases,
-            "buffers": r.buffers,
-            "macs": r.macs,
-            "flops": r.flops,
-            "all_ops": r.all_ops,
-            "fvcore": r.fvcore,
-            "activations": r.activations,
-        }
-        for r in a.collapsed(depth)
-    ]
+    rows = [r.record() for r in a.collapsed(depth)]
     return pd.DataFrame(rows)

@@ -103,21 +103,10 @@ def layer_table(
 
 def _layer_json(r: LayerCost, dtype_bytes: int) -> dict[str, Any]:
     return {
-        "name": r.name,
-        "kind": r.kind,
-        "label": r.label,
+        **r.record(),
         "input_shapes": [list(s) for s in r.in_shapes],
         "output_shape": list(r.out_shape),
-        "params": r.params,
-        "weights": r.weights,
-        "biases": r.biases,
-        "buffers": r.buffers,
-        "macs": r.macs,
-        "flops": r.flops,
         "ops": dict(r.ops),
-        "all_ops": r.all_ops,
-        "fvcore": r.fvcore,
-        "activations": r.activations,
         "non_trainable": r.non_trainable,
         "train_macs_expected": float(r.train_macs),
         "activation_bytes": r.activations * dtype_bytes,
