@@ -116,3 +116,28 @@ def test_option_errors_are_one_line(monkeypatch, capsys):
     assert code == 2 and err == "error: cnncost: No such command 'tabel'. Did you mean 'table'?\n"
     code, out, _ = run_cli(monkeypatch, capsys, "--version")
     assert code == 0 and out.startswith("cnncost ")
+
+
+# -- numbers the engine must refuse ----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("layer", "message"),
+    [
+        ("conv: {out: 4, k: 3, stride: 0}", "conv1: conv.stride: got [0, 0] (expected a positive integer (each))"),
+        ("conv: {out: 4, k: 3, dilation: 0}", "conv1: conv.dilation: got [0, 0] (expected a positive integer (each))"),
+        ("conv: {out: 4, k: 3, pad: -1}", "conv1: conv.pad: got [-1, -1, -1, -1] (expected an integer ≥ 0 (each))"),
+        ("maxpool: {k: 2, stride: 0}", "maxpool1: maxpool.stride: got [0, 0] (expected a positive integer (each))"),
+        (
+            "adaptive_avgpool: {out: 0}",
+            "adaptive_avgpool1: adaptive_avgpool.out: got [0, 0] (expected a positive integer (each))",
+        ),
+        ("scale: {value: .nan}", "scale1: scale.value: got nan (expected a finite number)"),
+        ("bn: {eps: .inf}", "bn1: bn.eps: got inf (expected a finite number)"),
+    ],
+)
+def test_impossible_numbers_are_refused(write_spec, layer, message):
+    assert error_of(write_spec(f"input: [3, 8, 8]\nlayers:\n  - {layer}\n")).endswith(f":3: {message}")
+
+
+def test_a_fractional_input_size_is_refused(write_spec):
+    message = error_of(write_spec("input: [3, 224.9, 224]\nlayers: [relu]\n"))
+    assert message.endswith(":1: bad input shape [3, 224.9, 224] (expected [C, H, W] in whole numbers)")

@@ -488,7 +488,11 @@ def test_adaptive_avgpool_7x5_to_3x2_fvcore_count(write_spec):
             r"conv_transpose.pad: got \[1, 2, 3, 4\] "
             r"\(expected an int or \[h, w\]\)",
         ),
-        ("[4, 3, 3]", "conv_transpose: {out: 4, k: 3, stride: 0}", r"conv_transpose: k=\[3, 3\], stride=\[0, 0\]"),
+        (
+            "[4, 3, 3]",
+            "conv_transpose: {out: 4, k: 3, stride: 0}",
+            r"conv_transpose.stride: got \[0, 0\] \(expected a positive integer \(each\)\)",
+        ),
         ("[4, 3, 3]", "conv_transpose: {out: 0, k: 3}", r"conv_transpose: out=0, groups=1"),
         ("[12]", "conv_transpose: {out: 4, k: 3}", r"conv_transpose needs a C×H×W input"),
     ],

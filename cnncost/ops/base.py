@@ -9,6 +9,7 @@ fall silently into an ``else`` or surface as a user error at run time.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -34,6 +35,9 @@ class Field:
     aliases: tuple[str, ...] = ()
     choices: tuple[str, ...] = ()
     doc: str = ""
+    min: int | None = None
+    """The smallest integer the field takes (every element of a pair or a padding): 1 for a kernel or a
+    stride, 0 for a padding; None: any. Floats are always finite."""
 
 
 @dataclass(frozen=True)
@@ -289,6 +293,22 @@ def _int(kind: str, name: str, value: Any) -> int:
 def _coerce(kind: str, name: str, f: Field, raw: Any, env: Mapping[str, Any]) -> Any:
     if f.type in ("pad", "choice") and isinstance(raw, str) and raw in (f.choices or PAD_WORDS):
         return raw
+    value = _coerce_value(kind, name, f, raw, env)
+    if f.min is not None and value is not None and not isinstance(value, str):
+        low = min(value) if isinstance(value, tuple) else value
+        if low < f.min:
+            what = "a positive integer" if f.min == 1 else f"an integer ≥ {f.min}"
+            raise SpecError(
+                f"{kind}.{name}: got {_plain(value)}", expected=what + (" (each)" if isinstance(value, tuple) else "")
+            )
+    return value
+
+
+def _plain(value: Any) -> str:
+    return str(list(value)) if isinstance(value, tuple) else str(value)
+
+
+def _coerce_value(kind: str, name: str, f: Field, raw: Any, env: Mapping[str, Any]) -> Any:
     if f.type == "choice" and isinstance(raw, str) and raw.isidentifier() and raw not in env:
         return _choice(kind, name, f, raw)  # a misspelt word, not an expression naming a variable
     return _COERCERS[f.type](kind, name, f, _value(kind, name, raw, env))
@@ -297,7 +317,15 @@ def _coerce(kind: str, name: str, f: Field, raw: Any, env: Mapping[str, Any]) ->
 def _float(kind: str, name: str, f: Field, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SpecError(f"{kind}.{name}: got {value!r}", expected="a number")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise SpecError(
+            f"{kind}.{name}: an integer of {value.bit_length():,} bits", expected="a finite number"
+        ) from None
+    if not math.isfinite(number):
+        raise SpecError(f"{kind}.{name}: got {number}", expected="a finite number")
+    return number
 
 
 def _bool(kind: str, name: str, f: Field, value: Any) -> bool:

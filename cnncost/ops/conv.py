@@ -92,11 +92,11 @@ def symmetric(pad: tuple[int, int, int, int]) -> bool:
 
 _KERNEL_FIELDS = {
     "out": Field("int", required=True, aliases=("filters", "out_channels"), doc="output channels"),
-    "k": Field("pair", required=True, aliases=("kernel", "kernel_size"), doc="kernel: int or [h, w]"),
-    "stride": Field("pair", (1, 1), aliases=("s",)),
+    "k": Field("pair", required=True, aliases=("kernel", "kernel_size"), doc="kernel: int or [h, w]", min=1),
+    "stride": Field("pair", (1, 1), aliases=("s",), min=1),
 }
 """The fields a convolution and a transposed convolution share (and ``_DILATION``)."""
-_DILATION = Field("pair", (1, 1), aliases=("d",))
+_DILATION = Field("pair", (1, 1), aliases=("d",), min=1)
 
 
 @register
@@ -110,7 +110,11 @@ class Conv(Op):
     fields = {
         **_KERNEL_FIELDS,
         "pad": Field(
-            "pad", (0, 0, 0, 0), aliases=("padding", "p"), doc="int, [h, w], [top, bottom, left, right], same or valid"
+            "pad",
+            (0, 0, 0, 0),
+            aliases=("padding", "p"),
+            doc="int, [h, w], [top, bottom, left, right], same or valid",
+            min=0,
         ),
         "dilation": _DILATION,
         "groups": Field("int", 1, aliases=("g",), doc="groups: in_ch is depthwise"),
@@ -200,7 +204,7 @@ class Linear(Op):
     op_class = "linear"
     weight_layer = True
     fields = {
-        "out": Field("int", required=True, aliases=("out_features", "units"), doc="output features"),
+        "out": Field("int", required=True, aliases=("out_features", "units"), doc="output features", min=1),
         "bias": Field("bool", True),
         "dims": Field(
             "choice",
@@ -263,8 +267,8 @@ class ConvTranspose(Op):
     weight_layer = True
     fields = {
         **_KERNEL_FIELDS,
-        "pad": Field("pair", (0, 0), aliases=("padding", "p"), doc="int or [h, w]: removed from each side"),
-        "output_padding": Field("pair", (0, 0), doc="added at the bottom and right; below stride or dilation"),
+        "pad": Field("pair", (0, 0), aliases=("padding", "p"), doc="int or [h, w]: removed from each side", min=0),
+        "output_padding": Field("pair", (0, 0), doc="added at the bottom and right; below stride or dilation", min=0),
         "groups": Field("int", 1, aliases=("g",)),
         "dilation": _DILATION,
         "bias": Field("bool", True),

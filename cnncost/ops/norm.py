@@ -85,7 +85,7 @@ class LocalResponseNorm(Op):
     aliases = ("local_response_norm",)
     op_class = "norm"
     fields = {
-        "size": Field("int", 5, aliases=("n",)),
+        "size": Field("int", 5, aliases=("n",), min=1),
         "alpha": Field("float", 1e-4),
         "beta": Field("float", 0.75),
         "k": Field("float", 1.0),

@@ -69,9 +69,9 @@ class WindowPool(Op):
 
 
 _WINDOW_FIELDS = {
-    "k": Field("pair", required=True, aliases=("kernel", "kernel_size"), doc="window: int or [h, w]"),
-    "stride": Field("pair", None, aliases=("s",), doc="defaults to the kernel size, as in torch"),
-    "pad": Field("pad", (0, 0, 0, 0), aliases=("padding", "p")),
+    "k": Field("pair", required=True, aliases=("kernel", "kernel_size"), doc="window: int or [h, w]", min=1),
+    "stride": Field("pair", None, aliases=("s",), doc="defaults to the kernel size, as in torch", min=1),
+    "pad": Field("pad", (0, 0, 0, 0), aliases=("padding", "p"), min=0),
     "ceil_mode": Field("bool", False, doc="Caffe/GoogLeNet rounding"),
 }
 
@@ -80,7 +80,7 @@ _WINDOW_FIELDS = {
 class MaxPool(WindowPool):
     kind = "maxpool"
     aliases = ("max_pool",)
-    fields = {**_WINDOW_FIELDS, "dilation": Field("pair", (1, 1))}
+    fields = {**_WINDOW_FIELDS, "dilation": Field("pair", (1, 1), min=1)}
     fvcore = "0: fvcore has no max-pool handle"
     fvcore_skips = {
         "aten::max_pool2d": "max-pool: fvcore has no handle (cnncost `all` counts k·k per output)",
@@ -126,7 +126,7 @@ class AdaptivePool(Op):
     """Adaptive pooling to a fixed output grid; cost 1 op per input element (fvcore's rule)."""
 
     op_class = "pool"
-    fields = {"out": Field("pair", (1, 1), aliases=("output_size",))}
+    fields = {"out": Field("pair", (1, 1), aliases=("output_size",), min=1)}
     out: tuple[int, int]
 
     def infer(self, ins: list[Shape], warn: Warn) -> Shape:

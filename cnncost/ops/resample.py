@@ -35,7 +35,7 @@ class Upsample(Op):
     op_class = "elementwise"
     fields = {
         "scale": Field("float", None, aliases=("scale_factor",), doc="output = floor(input × scale)"),
-        "size": Field("pair", None, doc="output H×W: int or [h, w]"),
+        "size": Field("pair", None, doc="output H×W: int or [h, w]", min=1),
         "mode": Field("choice", "nearest", choices=("nearest", "bilinear")),
         "align_corners": Field("bool", False, doc="bilinear only: corners of input and output coincide"),
     }

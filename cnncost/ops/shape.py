@@ -171,7 +171,7 @@ class ChannelSlice(Op):
 
     kind = "slice"
     op_class = "shape"
-    fields = {"start": Field("int", 0), "stop": Field("int", required=True)}
+    fields = {"start": Field("int", 0, min=0), "stop": Field("int", required=True)}
     fvcore = "0: a view"
     examples = (Example((6, 3, 3), "[slice: {start: 1, stop: 4}]"),)
     start: int

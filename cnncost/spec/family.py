@@ -256,10 +256,11 @@ def _shape(value: Any, file: str, line: int) -> tuple[int, ...]:
         value = value.replace("×", "x").split("x")
     if not isinstance(value, list) or not value:
         raise SpecError(f"bad input shape {value!r}", file=file, line=line, expected="[C, H, W]")
-    try:
-        shape = tuple(int(x) for x in value)
-    except (TypeError, ValueError):
-        raise SpecError(f"bad input shape {value!r}", file=file, line=line, expected="[C, H, W]") from None
+    if not all(
+        (isinstance(x, int) and not isinstance(x, bool)) or (isinstance(x, str) and x.strip().isdigit()) for x in value
+    ):
+        raise SpecError(f"bad input shape {value!r}", file=file, line=line, expected="[C, H, W] in whole numbers")
+    shape = tuple(int(x) for x in value)
     if any(x < 1 for x in shape):
         raise SpecError(f"bad input shape {value!r}", file=file, line=line, expected="positive sizes")
     return shape
