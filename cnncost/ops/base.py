@@ -321,7 +321,7 @@ def _float(kind: str, name: str, f: Field, value: Any) -> float:
         number = float(value)
     except OverflowError:
         raise SpecError(
-            f"{kind}.{name}: an integer of {value.bit_length():,} bits", expected="a finite number"
+            f"{kind}.{name}: an integer of {int(value).bit_length():,} bits", expected="a finite number"
         ) from None
     if not math.isfinite(number):
         raise SpecError(f"{kind}.{name}: got {number}", expected="a finite number")
