@@ -90,6 +90,18 @@ def symmetric(pad: tuple[int, int, int, int]) -> bool:
     return pad[0] == pad[1] and pad[2] == pad[3]
 
 
+def kernel_label(kind: str, k: tuple[int, int], s: tuple[int, int], groups: int, d: tuple[int, int]) -> str:
+    """``conv 3×3/2 g32 d2``: kernel, stride, groups and dilation where they are not 1."""
+    text = f"{kind} {k[0]}×{k[1]}" + (f"/{s[0]}" if s[0] == s[1] and s[0] > 1 else "")
+    if s[0] != s[1]:
+        text += f"/{s[0]}×{s[1]}"
+    if groups > 1:
+        text += f" g{groups}"
+    if d != (1, 1):
+        text += f" d{d[0]}" if d[0] == d[1] else f" d{d[0]}×{d[1]}"
+    return text
+
+
 _KERNEL_FIELDS = {
     "out": Field("int", required=True, aliases=("filters", "out_channels"), doc="output channels"),
     "k": Field("pair", required=True, aliases=("kernel", "kernel_size"), doc="kernel: int or [h, w]", min=1),
@@ -180,17 +192,7 @@ class Conv(Op):
         return scratch + max(copy + self.params(ins).weights * elem, out_bytes)
 
     def describe(self) -> str:
-        kh, kw = self.k
-        s = self.stride
-        text = f"conv {kh}×{kw}" + (f"/{s[0]}" if s == (s[0], s[0]) and s[0] > 1 else "")
-        if s[0] != s[1]:
-            text += f"/{s[0]}×{s[1]}"
-        if self.groups > 1:
-            text += f" g{self.groups}"
-        if self.dilation != (1, 1):
-            d = self.dilation
-            text += f" d{d[0]}" if d[0] == d[1] else f" d{d[0]}×{d[1]}"
-        return text
+        return kernel_label("conv", self.k, self.stride, self.groups, self.dilation)
 
 
 @register
@@ -346,11 +348,4 @@ class ConvTranspose(Op):
         return saves_input()
 
     def describe(self) -> str:
-        kh, kw = self.k
-        s = self.stride
-        text = f"conv_transpose {kh}×{kw}" + (f"/{s[0]}" if s == (s[0], s[0]) and s[0] > 1 else "")
-        if s[0] != s[1]:
-            text += f"/{s[0]}×{s[1]}"
-        if self.groups > 1:
-            text += f" g{self.groups}"
-        return text
+        return kernel_label("conv_transpose", self.k, self.stride, self.groups, (1, 1))
