@@ -105,6 +105,30 @@ def parse_input(text: str | None, default: tuple[int, ...]) -> tuple[int, ...] |
     return dims
 
 
+AllowOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-unsupported",
+        help="Torch sources: count calls cnncost has no op for as zero (flagged, a warning each) instead of an error",
+    ),
+]
+
+
+def load(name: str, input: str | None = None, allow_unsupported: bool = False) -> tuple[Any, tuple[int, ...] | None]:
+    """A model (zoo name, spec file or torch source) and the input shape asked for. A source is traced at
+    that input (its forward may compute sizes from it), a spec re-read there."""
+    from cnncost.spec.catalog import load_model
+    from cnncost.spec.sources import is_source
+
+    spec = load_model(name, allow_unsupported)
+    shape = parse_input(input, spec.input)
+    if shape is not None and is_source(name) and tuple(shape) != tuple(spec.input):
+        from cnncost.torch.importer import load_source
+
+        spec = load_source(name, tuple(shape), allow_unsupported)
+    return spec, shape
+
+
 def dtype_bytes(dtype: str) -> int:
     from cnncost.analysis.conventions import DTYPES
 
@@ -134,6 +158,7 @@ def table(
         str, typer.Option("--params", help="torch (trainable) | keras (+ BN moving stats, as model.summary() counts)")
     ] = "torch",
     mode: ModeOpt = "inference",
+    allow_unsupported: AllowOpt = False,
     format: FormatOpt = "rich",
 ) -> None:
     """Per-layer output shape, params, MACs and activation memory, with totals."""
@@ -141,13 +166,12 @@ def table(
     from cnncost.analysis.cost import analyze
     from cnncost.report.layers import PARAM_CONVENTIONS, layer_table
     from cnncost.report.sink import FORMATS, render
-    from cnncost.spec.catalog import load_model
 
     check_choice(format, FORMATS, "--format")
     check_choice(convention, list(CONVENTIONS), "--convention")
     check_choice(params, PARAM_CONVENTIONS, "--params")
-    spec = load_model(model)
-    a = analyze(spec, parse_input(input, spec.input), batch, mode)
+    spec, shape = load(model, input, allow_unsupported)
+    a = analyze(spec, shape, batch, mode)
     print_warnings(a.warnings)
     render(
         layer_table(
@@ -186,8 +210,9 @@ def verify(
     against: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated: torch (shapes, params, buffers, FlopCounterMode), fvcore, reference, paper. "
-            "Default: all four when torch is installed, else paper"
+            help="Comma-separated: torch (shapes, params, buffers, FlopCounterMode), fvcore, reference, paper, "
+            "module:SOURCE (a real torch module, layer by layer: module:torchvision:resnet50). "
+            "Default: torch, fvcore, reference and paper when torch is installed, else paper"
         ),
     ] = None,
     format: FormatOpt = "rich",
@@ -203,13 +228,10 @@ def verify(
 
     check_choice(format, FORMATS, "--format")
     has_torch = importlib.util.find_spec("torch") is not None
-    wanted = [
-        a.strip()
-        for a in (against or ("torch,fvcore,reference,paper" if has_torch else "paper")).split(",")
-        if a.strip()
-    ]
+    wanted = split_top(against or ("torch,fvcore,reference,paper" if has_torch else "paper"))
     for a in wanted:
-        check_choice(a, ("torch", "fvcore", "reference", "paper"), "--against")
+        if not a.startswith("module:"):
+            check_choice(a, ("torch", "fvcore", "reference", "paper", "module:SOURCE"), "--against")
     if set(wanted) - {"paper"} and not has_torch:
         raise SpecError(
             "--against torch/fvcore/reference needs torch", expected="pip install 'cnncost[torch]', or --against paper"
@@ -244,6 +266,21 @@ def verify(
         raise typer.Exit(1)
 
 
+def split_top(text: str) -> list[str]:
+    """Split on commas outside parentheses: ``module:timm:resnet50d(drop_rate=0.0, num_classes=10),paper``."""
+    parts, depth, cur = [], 0, ""
+    for ch in text:
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "," and depth == 0:
+            parts.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur.strip())
+    return [p for p in parts if p]
+
+
 def _stderr_console() -> Any:
     from rich.console import Console
 
@@ -257,7 +294,9 @@ def compare(
     batch: BatchOpt = 1,
     dtype: DtypeOpt = "fp32",
     convention: ConventionOpt = "macs",
-    optimizer: Annotated[str, typer.Option(help="for training memory: sgd | momentum | adam | adamw")] = "sgd",
+    optimizer: Annotated[
+        str, typer.Option(help="for training memory: momentum (SGD with momentum) | sgd (plain) | adam | adamw")
+    ] = "momentum",
     mode: ModeOpt = "inference",
     format: FormatOpt = "rich",
 ) -> None:
@@ -278,7 +317,7 @@ def compare(
         a = analyze(load_model(name), None, batch, mode)
         items.append((a, memory_of(a, dtype_bytes(dtype), optimizer)))
     main, stages = compare_reports(items, convention)
-    if format == "json":
+    if format in ("json", "csv"):  # one document, one table: the stages are in the JSON, not the CSV
         render(main, format)
         return
     render(main, format)
@@ -293,7 +332,9 @@ def memory(
     input: InputOpt = None,
     batch: BatchOpt = 1,
     dtype: DtypeOpt = "fp32",
-    optimizer: Annotated[str, typer.Option(help="sgd | momentum | adam | adamw")] = "sgd",
+    optimizer: Annotated[
+        str, typer.Option(help="momentum (SGD with momentum) | sgd (plain: no state) | adam | adamw")
+    ] = "momentum",
     amp: Annotated[bool, typer.Option("--amp", help="Mixed precision: fp16 activations, fp32 master weights")] = False,
     format: FormatOpt = "rich",
 ) -> None:
@@ -311,6 +352,53 @@ def memory(
         a = analyze(spec, parse_input(input, spec.input), batch)
         results.append((spec.name, memory_of(a, dtype_bytes(dtype), optimizer, amp)))
     render(memory_report(results), format)
+
+
+@app.command("import")
+@user_errors
+def import_(
+    source: Annotated[
+        str,
+        typer.Argument(help="A torch model: torchvision:NAME, timm:NAME, package.module:callable, file.py:callable"),
+    ],
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Write the spec here (default: stdout)")] = None,
+    input: InputOpt = None,
+    allow_unsupported: AllowOpt = False,
+) -> None:
+    """Trace a torch model (torch.fx) and write it as a spec: the module's names, blocks, repeats, structures."""
+    from pathlib import Path
+
+    from cnncost.analysis.cost import analyze
+    from cnncost.spec.sources import is_source
+
+    if not is_source(source):
+        raise SpecError(
+            f"{source!r} is not a torch model source",
+            expected="torchvision:NAME, timm:NAME, package.module:callable or path/file.py:callable",
+        )
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        raise SpecError("cnncost import needs torch", expected="pip install 'cnncost[torch]'")
+    from cnncost.torch.importer import import_source
+
+    shape = parse_input(input, (3, 224, 224)) if input else None
+    imp = import_source(source, shape, allow_unsupported)
+    a = analyze(imp.spec)
+    print_warnings(a.warnings)
+    if output:
+        try:
+            Path(output).write_text(imp.text)
+        except OSError as exc:
+            raise SpecError(f"cannot write {output!r}: {exc.strerror}") from None
+        lines = imp.text.count("\n")
+        print(
+            f"wrote {output}: {lines} lines, {a.totals.params:,} params, {a.totals.macs:,} MACs (conv+linear) "
+            f"at {'×'.join(map(str, a.input_shape))}",
+            file=sys.stderr,
+        )
+    else:
+        sys.stdout.write(imp.text)
 
 
 @app.command()

@@ -5,7 +5,9 @@ The CLI prints ``SpecError`` on stderr and exits 2; nothing else is a user error
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import difflib
+import math
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 
@@ -67,6 +69,39 @@ def printable(text: str, newlines: bool = False) -> str:
     return text.translate(_CONTROL_BUT_NEWLINE if newlines else _CONTROL)
 
 
+def shown(value: object, limit: int = 80) -> str:
+    """``repr(value)`` for a message, its middle cut when long: a 100 KB value is never a 100 KB message."""
+    return _short(repr(value), limit)
+
+
+def count(n: int) -> str:
+    """``1,000`` or, for a number too long to read, ``~10^400`` (never 400 digits in a message)."""
+    n = abs(n)
+    return f"{n:,}" if n < 10**18 else f"~10^{round(math.log10(n))}"  # math.log10 takes any int
+
+
+def did_you_mean(word: str, spellings: Mapping[str, str] | Collection[str], n: int = 3) -> str:
+    """``'did you mean k (also kernel)?'`` for a typo, or ``''`` when nothing is close.
+
+    ``spellings`` maps every accepted spelling (a name or an alias) to the name it stands for; the
+    close ones are grouped by name, each with the aliases that matched: ``kernal`` → ``k (also kernel)``.
+    """
+    canonical = spellings if isinstance(spellings, Mapping) else {s: s for s in spellings}
+    close = difflib.get_close_matches(str(word), list(canonical), n=n)
+    groups: dict[str, list[str]] = {}
+    for spelling in close:
+        also = groups.setdefault(canonical[spelling], [])
+        if spelling != canonical[spelling]:
+            also.append(spelling)
+    if not groups:
+        return ""
+    return (
+        "did you mean "
+        + ", ".join(name + (f" (also {', '.join(also)})" if also else "") for name, also in groups.items())
+        + "?"
+    )
+
+
 def _short(text: str, limit: int) -> str:
     """Never a 100 KB message: the middle of a long text is cut."""
     return (
@@ -78,7 +113,7 @@ def _short(text: str, limit: int) -> str:
 
 def _short_path(path: str) -> str:
     parts = path.split(".")
-    return path if len(parts) <= 8 else ".".join([*parts[:3], "…", *parts[-3:]])
+    return _short(path if len(parts) <= 8 else ".".join([*parts[:3], "…", *parts[-3:]]), 200)
 
 
 @dataclass(frozen=True)
@@ -95,4 +130,5 @@ class SpecWarning:
         where = ""
         if self.file:
             where = self.file + (f":{self.line}" if self.line else "") + ": "
-        return f"warning: {where}{self.path + ': ' if self.path else ''}{self.message}"
+        path = f"{_short_path(self.path)}: " if self.path else ""
+        return f"warning: {where}{path}{_short(self.message, 600)}"

@@ -42,11 +42,15 @@ YAML_NODES = Limit("yaml_nodes", 1_000_000, "YAML nodes once aliases are expande
 YAML_DEPTH = Limit("yaml_depth", 100, "levels of YAML nesting")
 LAYERS = Limit("layers", 200_000, "layers after expansion")
 BLOCK_DEPTH = Limit("block_depth", 100, "nested block calls")
+LAYER_SIZE = Limit("layer_size", 10**15, "elements or operations in one layer (batch excluded)")
+"""How large one layer may be (``out: 10**400`` is past it): the zoo's largest is about 10¹⁰ operations, and
+every number a report prints stays far within a float's range (a ratio of two models' MACs, a percentage)."""
 
 EXPR_LIST = Limit("expr_list", 10_000, "elements in a list an expression builds")
 """The longest list (or string) an expression may build: a ``range``, a comprehension, ``[0] * n``, ``a + b``."""
 EXPR_STEPS = Limit("expr_steps", 100_000, "steps of one expression (loop iterations and list elements built)")
 """The work one evaluation may do: comprehension iterations (nested ``for`` clauses multiply) plus
 the elements of every list or string it builds (``[x + y for ...]`` copies ``x`` and ``y``)."""
-EXPR_INT_BITS = Limit("expr_int_bits", 10_000, "bits in an integer power")
-"""The largest integer power an expression may compute (``2 ** 10_001`` is past it)."""
+EXPR_INT_BITS = Limit("expr_int_bits", 10_000, "bits in an integer power or product")
+"""The largest integer power or product an expression may compute (``2 ** 10_001`` is past it, and so is
+``x * x`` for a 5,001-bit ``x``: a block that squares its argument at every level of nesting)."""

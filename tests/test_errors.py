@@ -82,7 +82,8 @@ def test_channel_mismatch_at_add_names_the_layer(write_spec):
         """,
     )
     assert str(e).endswith(
-        "stage3.0.add: channels 512 and 256 cannot be added (expected a projection shortcut to match channels)"
+        "stage3.0.add: the body gives 512 channels, the shortcut 256: they cannot be added "
+        "(expected a projection shortcut to match channels)"
     )
     assert e.line is not None
 

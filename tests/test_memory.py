@@ -17,7 +17,8 @@ def test_vgg16_memory_figures():
     assert m.forward_activation_bytes == 4 * 15_262_696
     # Peak: conv1_2 reads conv1_1's 64×224×224 output while writing its own.
     assert (m.peak_inference_bytes, m.peak_at) == (2 * 4 * 64 * 224 * 224, "stage1.1.conv1")
-    assert m.training_total_bytes == 2 * m.param_bytes + m.saved_activation_bytes  # sgd: no state
+    # SGD with momentum (the default): parameters, gradients, the momentum buffer; VGG has no buffers
+    assert m.training_total_bytes == 3 * m.param_bytes + m.saved_activation_bytes
 
 
 def test_residual_shortcut_stays_alive(write_spec):

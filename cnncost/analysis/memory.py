@@ -7,9 +7,10 @@ op or a view (flatten, identity, inference dropout) shares its input's. Three fi
 * **peak inference memory** — a liveness pass in execution order: a storage lives from the op
   that writes it to its last reader (residual shortcuts and concat inputs stay alive), inputs
   and output of the running op are live together; plus parameter and buffer bytes;
-* **training memory** for one step — parameters, gradients, optimizer state, and the tensors
-  autograd saves for backward, per op as torch 2.14 saves them (each op's ``saved``), counted
-  once per storage (a ReLU's saved output that the next conv saves as its input counts once).
+* **training memory** for one step — parameters, gradients, optimizer state (by default SGD with
+  momentum: ``DEFAULT_OPTIMIZER``), and the tensors autograd saves for backward, per op as torch
+  2.14 saves them (each op's ``saved``), counted once per storage (a ReLU's saved output that the
+  next conv saves as its input counts once).
 """
 
 from __future__ import annotations
@@ -24,6 +25,23 @@ from cnncost.ops.base import numel
 
 OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
 """Optimizer state per parameter, in parameter-sized tensors (momentum buffer; Adam's m and v)."""
+
+OPTIMIZER_NAMES = {
+    "sgd": "plain SGD (no optimizer state)",
+    "momentum": "SGD with momentum",
+    "adam": "Adam",
+    "adamw": "AdamW",
+}
+"""How the reports name each optimizer, with the state it keeps."""
+
+DEFAULT_OPTIMIZER = "momentum"
+"""What ImageNet CNNs are trained with: SGD with momentum 0.9 — the recipe of the zoo's papers (AlexNet,
+VGG, ResNet, DenseNet...), torchvision's reference training script (``--opt sgd --momentum 0.9``) and
+``cnncost bench --mode training``'s step. torch's ``SGD(momentum>0)`` keeps one momentum buffer per
+parameter; plain SGD (``momentum=0``), the previous default, keeps none and is rarely what is trained."""
+
+COUNTER_BYTES = 8
+"""Bytes of a counter buffer (BN's ``num_batches_tracked``): int64 whatever the model's dtype."""
 
 
 class _Storages:
@@ -140,8 +158,11 @@ def saved_for_backward(graph: Graph, elem: int, batch: int) -> int:
     return sum(saved.values())
 
 
-def memory(a: Analysis, dtype_bytes: int = 4, optimizer: str = "sgd", amp: bool = False) -> Memory:
-    """Every memory figure of an analysed model; ``amp``: half activations, fp32 master weights."""
+def memory(a: Analysis, dtype_bytes: int = 4, optimizer: str = DEFAULT_OPTIMIZER, amp: bool = False) -> Memory:
+    """Every memory figure of an analysed model; ``amp``: half activations, fp32 master weights.
+
+    Buffers are the model's dtype (fp32 under ``amp``), except counters (``num_batches_tracked``):
+    int64, ``COUNTER_BYTES`` each."""
     check_choice(optimizer, tuple(OPTIMIZER_STATE), "optimizer")
     elem = 2 if amp else dtype_bytes
     weight_bytes = 4 if amp else dtype_bytes
@@ -153,7 +174,7 @@ def memory(a: Analysis, dtype_bytes: int = 4, optimizer: str = "sgd", amp: bool 
         batch=b,
         dtype_bytes=elem,
         param_bytes=params,
-        buffer_bytes=t.buffers * weight_bytes,
+        buffer_bytes=(t.buffers - t.counters) * weight_bytes + t.counters * COUNTER_BYTES,
         forward_activation_bytes=t.activations * elem,
         peak_inference_bytes=peak,
         peak_at=where,

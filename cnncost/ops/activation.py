@@ -1,8 +1,10 @@
 """Element-wise activations. One op per element in the all-ops count, whatever the function.
 
-``inplace`` defaults to true where torch allows it (relu, relu6, leaky_relu, elu, silu,
-hardswish, hardsigmoid): an in-place activation writes no new tensor, so it adds nothing
-to activation memory, as in the VGG lecture table and torchvision's models.
+``inplace`` defaults to false, as torch's modules do (``nn.ReLU()``); a spec says
+``inplace: true`` exactly where its reference implementation runs the activation in place
+(``nn.ReLU(inplace=True)``, ``F.relu(x, inplace=True)``): an in-place activation writes no new
+tensor, so it adds nothing to activation memory (relu, relu6, leaky_relu, elu, silu, hardswish,
+hardsigmoid have both forms).
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from cnncost.ops.base import SAVES_OUTPUT, Example, Field, Op, Saved, Shape, num
 
 _NOT_COUNTED = "0: fvcore counts no activations"
 
+INPLACE = Field("bool", False, doc="torch's default; true where the reference runs it in place")
+
 
 class Activation(Op):
     op_class = "act"
-    fields = {"inplace": Field("bool", True)}
+    fields = {"inplace": INPLACE}
     fvcore = _NOT_COUNTED
     inplace: bool
     saves_output: ClassVar[bool] = False
@@ -40,7 +44,7 @@ class Activation(Op):
 
 def _examples(kind: str, inplace: bool = True) -> tuple[Example, ...]:
     """Each activation on a map, in place and not (where torch has both)."""
-    out = (Example((3, 4, 5), f"[{kind}: {{inplace: false}}]" if inplace else f"[{kind}]"),)
+    out = (Example((3, 4, 5), f"[{kind}: {{inplace: true}}]" if inplace else f"[{kind}]"),)
     return (*out, Example((6,), f"[{kind}]")) if inplace else out
 
 
@@ -78,12 +82,12 @@ class LeakyReLU(Activation):
     """x, or negative_slope · x below 0."""
 
     kind = "leaky_relu"
-    fields = {"inplace": Field("bool", True), "negative_slope": Field("float", 0.01)}
+    fields = {"inplace": INPLACE, "negative_slope": Field("float", 0.01)}
     fvcore_skips = {
         "aten::leaky_relu": "activations are not counted by fvcore",
         "aten::leaky_relu_": "activations are not counted by fvcore",
     }
-    examples = (*_examples("leaky_relu"), Example((2, 3, 3), "[leaky_relu: {negative_slope: 0.2, inplace: false}]"))
+    examples = (*_examples("leaky_relu"), Example((2, 3, 3), "[leaky_relu: {negative_slope: 0.2}]"))
     negative_slope: float
 
 
@@ -92,7 +96,7 @@ class ELU(Activation):
     """x, or alpha · (eˣ − 1) below 0."""
 
     kind = "elu"
-    fields = {"inplace": Field("bool", True), "alpha": Field("float", 1.0)}
+    fields = {"inplace": INPLACE, "alpha": Field("float", 1.0)}
     fvcore_skips = {
         "aten::elu": "activations are not counted by fvcore",
         "aten::elu_": "activations are not counted by fvcore",

@@ -52,12 +52,13 @@ def window_out(
         p = (pad[2 * axis], pad[2 * axis + 1])
         n, kk, ss, dd = hw[axis], k[axis], s[axis], d[axis]
         eff = dd * (kk - 1) + 1
-        if eff > n + p[0] + p[1]:
+        length = conv_out_len(n, kk, ss, p, dd, ceil_mode)
+        if length < 1 and eff > n + p[0] + p[1]:
             raise SpecError(
                 f"{kind}: kernel {eff} is larger than the padded input {n}+{p[0]}+{p[1]} = {n + p[0] + p[1]} ({name})",
-                expected="a kernel that fits its padded input",
+                expected="a kernel that fits its padded input"
+                + (f" (with ceil_mode, by at most stride - 1 = {ss - 1})" if ceil_mode else ""),
             )
-        length = conv_out_len(n, kk, ss, p, dd, ceil_mode)
         if length < 1:
             raise SpecError(f"{kind}: output size {length} below 1 ({name})")
         tail = 0 if ceil_mode or kk < ss else unread_tail(n, kk, ss, p, dd)

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import math
-
 
 def conv_out_len(n: int, k: int, s: int = 1, pad: tuple[int, int] = (0, 0), d: int = 1, ceil_mode: bool = False) -> int:
     """Output length of a conv/pool window along one axis.
 
     ``floor((n + p0 + p1 - d·(k-1) - 1) / s) + 1`` (torch ``Conv2d``/``MaxPool2d``); with
     ``ceil_mode`` the division rounds up (Caffe, GoogLeNet), but a window that would start
-    inside the right padding is dropped, as torch does. E.g. AlexNet conv1: (227-11)/4+1 = 55.
+    inside the right padding is dropped, as torch does (so a kernel up to stride - 1 larger than the
+    padded input still gives one window). 0: no window fits. E.g. AlexNet conv1: (227-11)/4+1 = 55.
     """
     span = n + pad[0] + pad[1] - d * (k - 1) - 1
+    if ceil_mode:  # torch's pooling_output_shape: a window may overhang the end by up to stride - 1 ...
+        out = (span + s - 1) // s + 1  # ... even past a kernel larger than the input (floor division)
+        if (out - 1) * s >= n + pad[0]:
+            out -= 1
+        return max(out, 0)
     if span < 0:
         return 0
-    if not ceil_mode:
-        return span // s + 1
-    out = -(-span // s) + 1
-    if (out - 1) * s >= n + pad[0]:
-        out -= 1
-    return out
+    return span // s + 1
 
 
 def same_padding(n: int, k: int, s: int = 1, d: int = 1) -> tuple[int, int]:
@@ -28,7 +27,7 @@ def same_padding(n: int, k: int, s: int = 1, d: int = 1) -> tuple[int, int]:
 
     For stride 1 and an odd kernel this is torch's symmetric ``padding='same'``.
     """
-    out = math.ceil(n / s)
+    out = -(-n // s)  # ceil(n / s), exact for any integer (a float division is not, past 2**53)
     total = max((out - 1) * s + d * (k - 1) + 1 - n, 0)
     return total // 2, total - total // 2
 

@@ -53,10 +53,23 @@ class WindowPool(Op):
                 f"{self.kind}: padding {padding} is more than half the kernel {k}",
                 expected="pad <= k // 2 (torch rejects larger pooling padding)",
             )
+        if not symmetric(padding):
+            self.check_uneven(padding)
         ho, wo = window_out(
             self.kind, (h, w), k, self.window_stride, padding, self.window_dilation, self.ceil_mode, warn
         )
         return (c, ho, wo)
+
+    def check_uneven(self, padding: tuple[int, int, int, int]) -> None:
+        """Uneven padding (``same`` with a stride, [t, b, l, r]) is an ``F.pad`` before the pool in torch:
+        with ``ceil_mode``, torch's rule that drops a last window starting in the padding would no longer
+        see the padding, and a window of padding alone could survive (torch's own output is not defined)."""
+        if self.ceil_mode:
+            raise SpecError(
+                f"{self.kind}: ceil_mode with uneven padding {list(padding)}",
+                expected="symmetric padding with ceil_mode, or no ceil_mode "
+                "(torch pools have no uneven padding; padded first, a window of padding alone could remain)",
+            )
 
     def other_ops(self, ins: list[Shape], out: Shape) -> int:
         """One op per window element per output: k·k comparisons (max) or additions (avg)."""
@@ -116,6 +129,14 @@ class AvgPool(WindowPool):
         Example((2, 7, 7), "[avgpool: {k: 3, stride: 2, pad: 1, ceil_mode: true, count_include_pad: false}]"),
     )
     count_include_pad: bool
+
+    def check_uneven(self, padding: tuple[int, int, int, int]) -> None:
+        """torch's ``AvgPool2d`` pads evenly, and ``F.pad`` first would average the padding zeros as data."""
+        raise SpecError(
+            f"{self.kind}: uneven padding {list(padding)} (top, bottom, left, right)",
+            expected="symmetric padding (torch's AvgPool2d has no uneven padding, and padding first would "
+            "count the zeros as data)",
+        )
 
     def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
         """The input."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from cnncost.errors import SpecError
 from cnncost.ops.base import (
     SAVES_NOTHING,
@@ -67,7 +69,13 @@ class Upsample(Op):
             assert self.scale is not None
             if not self.scale > 0:
                 raise SpecError(f"upsample: scale {self.scale}", expected="a positive factor")
-            oh, ow = int(float(h) * self.scale), int(float(w) * self.scale)
+            fh, fw = float(h) * self.scale, float(w) * self.scale
+            if not (math.isfinite(fh) and math.isfinite(fw)):
+                raise SpecError(
+                    f"upsample: scale {self.scale:g} of {h}×{w} is past the largest float",
+                    expected="a smaller factor",
+                )
+            oh, ow = int(fh), int(fw)
         if oh < 1 or ow < 1:
             raise SpecError(f"upsample: output {oh}×{ow} from {h}×{w}", expected="an output of at least 1×1")
         return (c, oh, ow)

@@ -107,12 +107,31 @@ class ZeroPad(Op):
         c, h, w = require_chw(self.kind, ins[0])
         if isinstance(self.pad, str):
             raise SpecError("zeropad: pad must be numbers", expected="int, [h, w] or [t, b, l, r]")
-        t, b, left, r = self.pad
-        return (c, h + t + b, w + left + r)
+        return padded_size(self.kind, (c, h, w), self.pad)
 
     def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
         """Nothing: the gradient is a slice."""
         return SAVES_NOTHING
+
+
+def padded_size(kind: str, chw: tuple[int, int, int], pad: tuple[int, int, int, int]) -> Shape:
+    """C×H×W after zero padding (negative: cropping), with torch's limit: a crop removes at most the whole
+    axis before the padding is added (``F.pad``'s narrow), and the output has at least one row and column."""
+    c, h, w = chw
+    for n, sides, name in ((h, pad[:2], "rows"), (w, pad[2:], "columns")):
+        crop = -sum(min(p, 0) for p in sides)
+        if crop > n:
+            raise SpecError(
+                f"{kind}: cropping {crop} of {n} {name} (pad {list(pad)})",
+                expected=f"negative padding that removes at most the {n} {name}",
+            )
+    t, b, left, r = pad
+    oh, ow = h + t + b, w + left + r
+    if oh < 1 or ow < 1:
+        raise SpecError(
+            f"{kind}: output {oh}×{ow} from {h}×{w} (pad {list(pad)})", expected="an output of at least 1×1"
+        )
+    return (c, oh, ow)
 
 
 @register
@@ -308,27 +327,13 @@ class Pad(Op):
             raise SpecError(f"pad: pad must be numbers, got {self.pad!r}", expected="int, [h, w] or [t, b, l, r]")
         if self.value != 0 and self.mode != "constant":
             raise SpecError(f"pad: value {self.value:g} with mode {self.mode}", expected="mode constant, or no value")
-        t, b, left, r = self.pad
-        self._check_fits((h, w), self.pad)
-        oh, ow = h + t + b, w + left + r
-        if oh < 1 or ow < 1:
-            raise SpecError(
-                f"pad: output {oh}×{ow} from {h}×{w} (pad {list(self.pad)})", expected="an output of at least 1×1"
-            )
-        return (c, oh, ow)
+        if self.mode != "constant":
+            self._check_fits((h, w), self.pad)
+        return padded_size(self.kind, (c, h, w), self.pad)
 
     def _check_fits(self, hw: tuple[int, int], pad: tuple[int, int, int, int]) -> None:
-        """torch's limits: constant crops (negative padding) at most the whole input, before it pads; the
-        other modes take no negative padding, reflect pads less than the size, circular at most the size."""
-        if self.mode == "constant":
-            for n, sides, name in ((hw[0], pad[:2], "rows"), (hw[1], pad[2:], "columns")):
-                crop = -sum(min(p, 0) for p in sides)
-                if crop > n:
-                    raise SpecError(
-                        f"pad: cropping {crop} of {n} {name} (pad {list(pad)})",
-                        expected=f"negative padding that removes at most the {n} {name}",
-                    )
-            return
+        """torch's limits beyond constant padding's (``padded_size``): the other modes take no negative
+        padding, reflect pads less than the size, circular at most the size."""
         if min(pad) < 0:
             raise SpecError(
                 f"pad: negative padding {list(pad)} with mode {self.mode}",

@@ -10,20 +10,20 @@ from typing import Any
 
 from cnncost.report.sink import Column, Report
 
-COLUMNS = [
+COLUMNS = [  # priority: which columns a narrow terminal leaves out first (the lowest)
     Column("model", "model"),
-    Column("impl", "impl"),
-    Column("device", "device"),
+    Column("impl", "impl", priority=-2),
+    Column("device", "device", priority=-2),
     Column("dtype", "dtype"),
     Column("batch", "batch", True),
     Column("median", "median ms", True),
-    Column("p10", "p10 ms", True),
-    Column("p90", "p90 ms", True),
+    Column("p10", "p10 ms", True, priority=-4),
+    Column("p90", "p90 ms", True, priority=-4),
     Column("throughput", "samples/s", True),
-    Column("gmacs", "GMAC/s", True),
-    Column("peak", "% of peak", True),
-    Column("bound", "bound (FLOP/B vs ridge)"),
-    Column("memory", "memory"),
+    Column("gmacs", "GMAC/s", True, priority=-1),
+    Column("peak", "% of peak", True, priority=-1),
+    Column("bound", "bound (FLOP/B vs ridge)", priority=-3),
+    Column("memory", "memory", priority=-3),
 ]
 
 CONVENTIONS = {

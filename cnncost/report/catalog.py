@@ -7,15 +7,15 @@ from cnncost.ops.base import fmt_shape
 from cnncost.report.numbers import human
 from cnncost.report.sink import Column, Report
 
-COLUMNS = [
+COLUMNS = [  # priority: which columns a narrow terminal leaves out first (the lowest)
     Column("name", "model"),
-    Column("family", "family"),
+    Column("family", "family", priority=-1),
     Column("input", "input"),
     Column("params", "params", True),
     Column("macs", "MACs (conv+linear)", True),
-    Column("macs_h", "≈", True),
-    Column("aliases", "aliases"),
-    Column("reference", "reference"),
+    Column("macs_h", "≈", True, priority=-1),
+    Column("aliases", "aliases", priority=-2),
+    Column("reference", "reference", priority=-3),
 ]
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from cnncost.analysis.conventions import CONVENTIONS, OP_CLASSES
 from cnncost.analysis.cost import Analysis, LayerCost
 from cnncost.ops.base import fmt_shape
-from cnncost.report.numbers import human, human_bytes
+from cnncost.report.numbers import exact, human, human_bytes, json_number
 from cnncost.report.sink import Column, Report
 
 PARAM_CONVENTIONS = ("torch", "keras")
@@ -65,8 +65,8 @@ def layer_table(
     batch = f", batch {a.batch}" if a.batch > 1 else ""
     title = f"{a.model.name} — input {fmt_shape(a.input_shape)}{batch}"
     caption = (
-        f"params {human(t.params)} ({t.weights:,} weights + {t.biases:,} biases; "
-        f"{t.buffers:,} buffer elements) · {conv.header}: {human(t.count(convention))} · "
+        f"params {human(t.params)} ({exact(t.weights)} weights + {exact(t.biases)} biases; "
+        f"{exact(t.buffers)} buffer elements) · {conv.header}: {human(t.count(convention))} · "
         f"activations: input + every new tensor (in-place ops, dropout and views add none)"
     )
     step = a.training_step_macs
@@ -80,7 +80,7 @@ def layer_table(
     if t.train_macs != step:
         saved = 1 - t.train_macs / step
         caption += (
-            f" · stochastic depth: expected training MACs {human(float(t.train_macs))} "
+            f" · stochastic depth: expected training MACs {human(t.train_macs)} "
             f"({float(saved):.1%} less than every block running)"
         )
     if params == "keras":
@@ -108,7 +108,7 @@ def _layer_json(r: LayerCost, dtype_bytes: int) -> dict[str, Any]:
         "output_shape": list(r.out_shape),
         "ops": dict(r.ops),
         "non_trainable": r.non_trainable,
-        "train_macs_expected": float(r.train_macs),
+        "train_macs_expected": json_number(r.train_macs),
         "activation_bytes": r.activations * dtype_bytes,
         "line": r.line,
         "shares": r.shares,

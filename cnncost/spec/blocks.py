@@ -6,15 +6,18 @@ bottlenecks in a row); expanding one and copying its nodes keeps expansion withi
 
 from __future__ import annotations
 
+import keyword
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from cnncost.errors import SpecError, SpecWarning
+from cnncost.errors import SpecError, SpecWarning, did_you_mean
 from cnncost.limits import BLOCK_DEPTH
 from cnncost.spec.expr import evaluate, is_expression
 from cnncost.spec.family import BlockDef
 from cnncost.spec.scope import At
 from cnncost.spec.yamlload import LDict
+
+_BOOLEANS = ("true", "True", "false", "False")
 
 if TYPE_CHECKING:
     from cnncost.spec.expand import Expander
@@ -51,9 +54,16 @@ def freeze(value: Any) -> Any:
     return tuple(freeze(v) for v in value) if isinstance(value, list) else value
 
 
+def is_word(text: str, env: Mapping[str, Any]) -> bool:
+    """A bare word that names no variable (``none``, ``bilinear``): text, where an argument is read."""
+    word = text.strip()
+    return word.isidentifier() and not keyword.iskeyword(word) and word not in env and word not in _BOOLEANS
+
+
 def arg(raw: Any, env: Mapping[str, Any]) -> Any:
-    """Block arguments are expressions in the caller's scope; a non-expression string is text."""
-    if isinstance(raw, str) and is_expression(raw):
+    """Block arguments are expressions in the caller's scope; a non-expression string is text, and so is a
+    bare word that is not a variable (``act: none`` is the text ``'none'``)."""
+    if isinstance(raw, str) and is_expression(raw) and not is_word(raw, env):
         return evaluate(raw, env)
     if isinstance(raw, list):
         return [arg(r, env) for r in raw]
@@ -64,24 +74,30 @@ def block_name(ex: Expander, value: Any, env: Mapping[str, Any]) -> str:
     """The block a ``block:`` key names: a block of this file, or an expression giving one."""
     if isinstance(value, str) and value in ex.m.blocks:
         return value
-    name = ex.eval(value, env)
-    if name not in ex.m.blocks:
+    name = value.strip() if isinstance(value, str) and is_word(value, env) else ex.eval(value, env)
+    if not isinstance(name, str) or name not in ex.m.blocks:
+        hint = did_you_mean(name, list(ex.m.blocks)) if isinstance(name, str) else ""
         raise SpecError(
             f"no block named {name!r}",
-            expected="one of: " + ", ".join(ex.m.blocks) if ex.m.blocks else "a block defined under blocks:",
+            expected=(hint + " " if hint else "") + "one of: " + ", ".join(ex.m.blocks)
+            if ex.m.blocks
+            else "a block defined under blocks:",
         )
-    return str(name)
+    return name
 
 
 def call_block(ex: Expander, item: Item, at: At) -> int:
     """``{name: {args}}``, ``{name: [positional]}`` or ``{name: value}``, with sibling keys as arguments."""
     positional: list[Any] = []
-    kwargs: dict[str, Any] = dict(item.mods)
+    kwargs = LDict(item.mods)  # with the lines of its keys, for the errors of _bind
+    kwargs.line = getattr(item.mods, "line", 0)
+    kwargs.key_lines = dict(getattr(item.mods, "key_lines", {}))
     value = item.value
     if isinstance(value, list):
         positional = list(value)
     elif isinstance(value, LDict):
         kwargs.update(value)
+        kwargs.key_lines.update({k: value.line_of(k) for k in value})
     elif value is not None:
         positional = [value]
     return invoke(ex, Call(item.kind, positional, kwargs), at.fresh())
@@ -96,18 +112,33 @@ def _bind(ex: Expander, block: BlockDef, call: Call, at: At) -> dict[str, Any]:
     bound: dict[str, Any] = {}
     for pname, raw in zip(block.params, call.positional, strict=False):
         bound[pname] = arg(raw, caller)
-    for key, raw in call.kwargs.items():
+    kwargs = call.kwargs
+    for key, raw in kwargs.items():
+        line = kwargs.line_of(key) if isinstance(kwargs, LDict) and key in kwargs.key_lines else None
         if key not in block.params:
-            raise SpecError(f"{sig}: unknown argument {key!r}", expected="one of: " + ", ".join(block.params))
+            hint = did_you_mean(key, block.params)
+            raise SpecError(
+                f"{sig}: unknown argument {key!r}",
+                line=line,
+                expected=(hint + " " if hint else "") + "one of: " + ", ".join(block.params),
+            )
         if key in bound:
-            raise SpecError(f"{sig}: argument {key!r} given twice")
-        bound[key] = arg(raw, caller)
+            raise SpecError(f"{sig}: argument {key!r} given twice", line=line)
+        try:
+            bound[key] = arg(raw, caller)
+        except SpecError as exc:
+            raise exc.with_context(line=line) from None
     defaults_env = ex.shape_env(ex.base_env, at.x)  # a default may read in_ch: project = in_ch != out
     for pname in block.params:
         if pname not in bound:
             if pname not in block.defaults:
                 raise SpecError(f"{sig}: missing argument {pname!r}")
-            bound[pname] = ex.eval(block.defaults[pname], {**defaults_env, **bound})
+            env = {**defaults_env, **bound}
+            default = block.defaults[pname]
+            try:
+                bound[pname] = default.strip() if is_word(default, env) else ex.eval(default, env)
+            except SpecError as exc:  # the default's own line: the block's signature
+                raise exc.with_context(line=block.line) from None
     return bound
 
 

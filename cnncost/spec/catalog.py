@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cnncost.errors import SpecError
 from cnncost.spec.family import FamilySpec, ModelSpec, parse_family
+from cnncost.spec.sources import is_source
 
 
 class CatalogWarning(UserWarning):
@@ -70,8 +71,21 @@ def all_models() -> dict[str, tuple[Path, str]]:
     return out
 
 
-def load_model(name_or_path: str) -> ModelSpec:
-    """``resnet50``, an alias, ``path/to/spec.yaml`` or ``path/to/spec.yaml:variant``."""
+def load_model(name_or_path: str, allow_unsupported: bool = False) -> ModelSpec:
+    """``resnet50``, an alias, ``path/to/spec.yaml``, ``path/to/spec.yaml:variant``, or a torch model
+    source (``timm:resnet50d``, ``torchvision:regnet_y_400mf``, ``pkg.mod:build``, ``net.py:build``),
+    traced and written as a spec (``allow_unsupported``: calls cnncost cannot count become zero-cost
+    layers, flagged, instead of an error)."""
+    if is_source(name_or_path):
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:
+            raise SpecError(
+                f"{name_or_path} is a torch model: reading it needs torch", expected="pip install 'cnncost[torch]'"
+            )
+        from cnncost.torch.importer import load_source
+
+        return load_source(name_or_path, allow_unsupported=allow_unsupported)
     path_part, _, variant = name_or_path.partition(":")
     if path_part.endswith((".yaml", ".yml")) or os.sep in path_part:
         path = Path(path_part)

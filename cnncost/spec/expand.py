@@ -11,17 +11,17 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from cnncost.errors import SpecError, SpecWarning
+from cnncost.errors import SpecError, SpecWarning, count, did_you_mean, shown
 from cnncost.graph import Graph, Node
-from cnncost.limits import LAYERS
+from cnncost.limits import LAYER_SIZE, LAYERS
 from cnncost.ops import REGISTRY, Op, Shape
-from cnncost.ops.base import fmt_shape
+from cnncost.ops.base import fmt_shape, numel
 from cnncost.spec.blocks import Template, TemplateKey, block_name, call_block, freeze
 from cnncost.spec.expr import evaluate, is_expression, names_in
 from cnncost.spec.family import ModelSpec
-from cnncost.spec.items import Item, Parser
+from cnncost.spec.items import Item, Parser, own
 from cnncost.spec.scope import At, Scope
-from cnncost.spec.structures import MERGES, STRUCTURE_TYPES, STRUCTURES
+from cnncost.spec.structures import MERGES, STRUCTURE_TYPES, STRUCTURES, check_keys, split_flat
 from cnncost.spec.yamlload import LDict, LList
 
 __all__ = ["MERGES", "STRUCTURES", "Expander", "expand"]
@@ -42,6 +42,33 @@ def _names(raw: Any) -> set[str]:
     if isinstance(raw, list):
         return {n for r in raw for n in _names(r)}
     return set()
+
+
+def resolve(cls: type[Op], value: LDict | None, env: Mapping[str, Any]) -> Op:
+    """``cls.resolve(value, env)``; its error points at the field's own line, and a mistyped field is answered
+    with the close ones, aliases included (``kernal``: did you mean k (also kernel)?)."""
+    try:
+        return cls.resolve(value, env)
+    except SpecError as exc:
+        if not isinstance(value, LDict):
+            raise
+        spellings = {name: name for name in cls.fields}
+        spellings.update({alias: name for name, f in cls.fields.items() for alias in f.aliases})
+        for key in value:
+            name = spellings.get(key)
+            if name is None and exc.message == f"{cls.kind}: unknown field {key!r}":
+                hint = did_you_mean(key, spellings)
+                exc.expected = f"{hint} fields: {exc.expected}" if hint else exc.expected
+            elif name is None or not exc.message.startswith((f"{cls.kind}.{name}:", f"{cls.kind}: field {name!r}")):
+                continue
+            exc.line = exc.line or value.line_of(key)
+            break
+        raise
+
+
+def _shown_shape(shape: Shape) -> str:
+    """``fmt_shape``, a side of 400 digits abbreviated."""
+    return "×".join(str(d) if d < 10**18 else count(d) for d in shape)
 
 
 def _shapes(shapes: tuple[Shape, ...]) -> str:
@@ -77,6 +104,8 @@ class Expander:
         self.train_only = False  # inside a side head that runs only in training
         self.calls: list[str] = []  # the block calls being expanded, outermost first
         self.max_layers = LAYERS.value
+        self.max_size = LAYER_SIZE.value
+        self.sized: set[tuple[int, Shape]] = set()  # (op, input shape) pairs whose sizes are checked
         self.base_env: dict[str, Any] = {**_input_vars(input_shape), **model.params}
         for name in set(_input_vars(input_shape)) & set(model.params):
             raise SpecError(
@@ -84,7 +113,9 @@ class Expander:
                 file=model.file,
                 expected="another name (input_ch, input_h, input_w are the network input's size)",
             )
-        self.parser = Parser(set(REGISTRY) | set(STRUCTURES) | set(model.blocks))
+        self.parser = Parser(
+            set(REGISTRY) | set(STRUCTURES) | set(model.blocks), {b.name: b.params for b in model.blocks.values()}
+        )
         self.parse = self.parser.parse
         for block in model.blocks.values():
             if block.name in REGISTRY or block.name in STRUCTURES:
@@ -96,10 +127,12 @@ class Expander:
                 )
 
     def run(self) -> Graph:
-        x = self.add_node(("input",), None, (), self.input_shape, None)
+        x = self.add_node(("input",), None, (), self.input_shape, None)  # too large: an error of the input, no file
         try:
             x = self.seq(self.m.layers, self.base_env, x, Scope(()))
         except SpecError as exc:
+            if self.input_shape != tuple(self.m.input):  # the spec is fine at its own input: say which one broke it
+                exc.message += f", at input {_shown_shape(self.input_shape)}, not the spec's {fmt_shape(self.m.input)}"
             raise exc.with_context(file=self.m.file) from None
         return Graph(self.m, self.input_shape, tuple(self.nodes), x, tuple(self.warnings), tuple(self.aux_outputs))
 
@@ -117,6 +150,9 @@ class Expander:
         n = len(nodes)
         if n >= self.max_layers:
             raise LAYERS.exceeded(f"{n:,} layers and counting", line=line)
+        if numel(out) > self.max_size:
+            what = "the input" if op is None else "an output"
+            raise LAYER_SIZE.exceeded(f"{what} of {_shown_shape(out)} = {count(numel(out))} elements", line=line)
         nodes.append(
             Node(
                 n,
@@ -190,7 +226,13 @@ class Expander:
         if name is None and kind in ("repeat", "dense"):
             # An anonymous repeat adds no level: its repetitions are 0, 1, ... of the parent.
             return self.at(item, env, x, scope.path, scope)
-        label = block_name(self, value, self.shape_env(env, x)) if kind == "block" else kind
+        item, flat = split_flat(item)
+        if flat:  # a structure that adds no level: its layers are named in this scope
+            return self.at(item, env, x, scope.path, scope)
+        try:
+            label = block_name(self, value, self.shape_env(env, x)) if kind == "block" else kind
+        except SpecError as exc:
+            raise exc.with_context(line=line, path=".".join(scope.path) or None) from None
         path = (*scope.path, scope.name(name, label, line))
         return self.at(item, env, x, path)
 
@@ -198,7 +240,7 @@ class Expander:
         """Expand ``item`` whose own path is ``path`` (its children named in ``scope``, by default a new one)."""
         kind, value, mods, name, line = item
         try:
-            mods = dict(mods) if mods else {}
+            mods = own(mods)
             if "when" in mods and not self.eval(mods.pop("when"), self.shape_env(env, x)):
                 return x
             then = mods.pop("then", None)
@@ -209,6 +251,7 @@ class Expander:
             inner = scope or Scope(path)
             structure = STRUCTURE_TYPES.get(kind)
             if structure is not None:
+                check_keys(kind, mods)
                 x = structure.expand(self, Item(kind, value, mods, name, line), At(env, x, inner, line))
             elif kind in self.m.blocks:
                 x = call_block(self, Item(kind, value, mods, name, line), At(env, x, inner, line))
@@ -257,7 +300,7 @@ class Expander:
         cls = REGISTRY[kind]
         if value is not None and not isinstance(value, LDict):
             raise SpecError(
-                f"{kind}: expected a mapping of fields, got {value!r}",
+                f"{kind}: expected a mapping of fields, got {shown(value)}",
                 expected=f"{{{kind}: {{{', '.join(cls.fields)}}}}}",
             )
         op = self.resolved_op(cls, value, env, x)
@@ -266,6 +309,8 @@ class Expander:
         nodes = self.nodes
         shape = nodes[x].out_shape
         out = op.infer([shape], self.warner(path, line))
+        if (id(op), shape) not in self.sized:
+            self.check_size(op, shape, out, line)
         if owner is not None:
             owner = self.check_share(op, [shape], owner)
         if len(nodes) >= self.max_layers:
@@ -285,6 +330,18 @@ class Expander:
             )
         )
         return len(nodes) - 1
+
+    def check_size(self, op: Op, shape: Shape, out: Shape, line: int | None) -> None:
+        """Refuse a layer past ``LAYER_SIZE`` (``out: 10**400``): its output, each weight, its operations."""
+        limit = self.max_size
+        sizes = [("an output", out), *(("a weight", w) for w in op.weight_shapes([shape]))]
+        for what, s in sizes:
+            if numel(s) > limit:
+                raise LAYER_SIZE.exceeded(f"{what} of {_shown_shape(s)} = {count(numel(s))} elements", line=line)
+        ops = op.macs([shape], out) + op.other_ops([shape], out)
+        if ops > limit:
+            raise LAYER_SIZE.exceeded(f"{count(ops)} operations", line=line)
+        self.sized.add((id(op), shape))
 
     def resolved_op(self, cls: type[Op], value: LDict | None, env: Mapping[str, Any], x: int) -> Op:
         """``cls.resolve(value, env)``, memoised on the YAML node and the variables it reads.
@@ -308,10 +365,10 @@ class Expander:
                 )
                 hash(key)
             except (TypeError, IndexError):
-                return cls.resolve(value, self.shape_env(env, x))
+                return resolve(cls, value, self.shape_env(env, x))
         cached = self.resolved.get(key)
         if cached is None:
-            cached = self.resolved[key] = cls.resolve(value, self.shape_env(env, x) if value else env)
+            cached = self.resolved[key] = resolve(cls, value, self.shape_env(env, x) if value else env)
         return cached
 
     # -- ref and share ----------------------------------------------------------------

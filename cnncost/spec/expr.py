@@ -13,12 +13,13 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import re
 from collections import ChainMap
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from cnncost.errors import SpecError
+from cnncost.errors import SpecError, count, shown
 from cnncost.limits import EXPR_INT_BITS, EXPR_LIST, EXPR_STEPS, Limit
 
 
@@ -45,13 +46,14 @@ class _Limit(ValueError):
 
 def _bounded(n: int, what: str) -> None:
     if n > EXPR_LIST.value:
-        raise _Limit(EXPR_LIST, f"{what} would have {n:,} elements")
+        raise _Limit(EXPR_LIST, f"{what} would have {count(n)} elements")
 
 
 def bounded_range(*args: int) -> list[int]:
     """``list(range(...))``, at most ``EXPR_LIST`` long: ``bounded_range(3) == [0, 1, 2]``."""
     r = range(*args)
-    _bounded(len(r), f"range{(*args,)}".replace(",)", ")"))
+    sign = 1 if r.step > 0 else -1
+    _bounded(max(0, (r.stop - r.start + r.step - sign) // r.step), f"range({', '.join(shown(a, 20) for a in args)})")
     return list(r)
 
 
@@ -112,16 +114,34 @@ _CMPOPS: dict[type, Callable[[Any, Any], bool]] = {
     ast.In: lambda a, b: a in b,
     ast.NotIn: lambda a, b: a not in b,
 }
+_SYMBOLS: dict[type, str] = {
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.In: "in",
+    ast.NotIn: "not in",
+    ast.USub: "-",
+    ast.UAdd: "+",
+}
+_ERRORS = (TypeError, ValueError, ArithmeticError)
+"""What an operator or a function may raise on values of the wrong kind or size (``OverflowError`` and
+``ZeroDivisionError`` are ``ArithmeticError`` types): each becomes a ``SpecError`` naming the expression."""
+_FLOAT_MAX = "a result within ±1.8e308 (integer arithmetic is exact: 10 ** 400 is fine, 10.0 ** 400 is not)"
 
 
 @lru_cache(maxsize=4096)
 def _parse(text: str) -> ast.expr:
     try:
         return ast.parse(text.strip(), mode="eval").body
-    except SyntaxError:
+    except (SyntaxError, ValueError):  # ValueError: a NUL character ("\0" in a quoted YAML string)
         raise SpecError(
             f"cannot parse expression {text!r}", expected="arithmetic such as 'width * 4' or 'a if cond else b'"
         ) from None
+    except (RecursionError, MemoryError):  # the parser's own stack: 100,000 nested minus signs
+        raise SpecError(f"expression {text!r} is nested too deeply", expected="a simpler expression") from None
 
 
 @lru_cache(maxsize=4096)
@@ -153,7 +173,11 @@ def _is_path(node: ast.expr) -> bool:
 
 def evaluate(text: str, env: Mapping[str, Any]) -> Any:
     """Evaluate ``text`` with the variables in ``env``; e.g. ``evaluate('w * 4', {'w': 16}) == 64``."""
-    return _Eval(env, text).visit(_parse(text))
+    tree = _parse(text)
+    try:
+        return _Eval(env, text).visit(tree)
+    except RecursionError:  # 5,000 terms parse, but nest deeper than the interpreter may recurse
+        raise SpecError(f"expression {text!r} is nested too deeply", expected="a simpler expression") from None
 
 
 class _Eval:
@@ -164,6 +188,35 @@ class _Eval:
 
     def fail(self, message: str, expected: str | None = None) -> SpecError:
         return SpecError(f"in expression {self.text!r}: {message}", expected=expected)
+
+    def broke(self, node: ast.expr, exc: Exception) -> SpecError:
+        """What an operator or a function raised (``exc``), as one message naming the part that failed."""
+        part = self.part(node)
+        text = str(exc)
+        if isinstance(exc, OverflowError) and ("float" in text or "range" in text):
+            detail = "" if text.startswith("(") else f" ({text})"  # not errno's "(34, 'Numerical result ...')"
+            return self.fail(f"{part}too large for a float{detail}", expected=_FLOAT_MAX)
+        if isinstance(exc, ZeroDivisionError):
+            return self.fail(part + text, expected="a non-zero divisor")
+        return self.fail(part + text)
+
+    def part(self, node: ast.expr) -> str:
+        """``'x * 10: '``: the sub-expression ``node`` as a message's lead, or nothing when it is the whole."""
+        text = ast.unparse(node)
+        return "" if text == ast.unparse(_parse(self.text)) else f"{text if len(text) <= 80 else text[:77] + '...'}: "
+
+    def number(self, node: ast.expr, value: Any) -> Any:
+        """``value``, unless it is a number no field can take: an overflowed float (``inf``), ``nan``, a complex."""
+        if isinstance(value, float) and not math.isfinite(value):
+            if math.isnan(value):
+                raise self.fail(f"{self.part(node)}gives nan", expected="a number")
+            raise self.fail(f"{self.part(node)}too large for a float (gives {value})", expected=_FLOAT_MAX)
+        if isinstance(value, complex):
+            raise self.fail(
+                f"{self.part(node)}gives the complex number {value}",
+                expected="a real number (a fractional power of a negative number is not one)",
+            )
+        return value
 
     def over(self, limit: Limit, found: str) -> SpecError:
         """A budget of ``cnncost.limits`` exceeded: what was found, the budget, how to raise it."""
@@ -177,7 +230,7 @@ class _Eval:
         return value
 
     def constant(self, node: ast.Constant) -> Any:
-        return node.value
+        return self.number(node, node.value)  # 1e400 is inf, 3j a complex
 
     def name(self, node: ast.Name) -> Any:
         if node.id in self.env:
@@ -195,16 +248,21 @@ class _Eval:
         left, right = self.visit(node.left), self.visit(node.right)
         try:
             _check_size(node.op, left, right)
-            return self.built(_BINOPS[type(node.op)](left, right))
+            value = self.number(node, _BINOPS[type(node.op)](left, right))
         except _Limit as exc:
             raise self.over(exc.limit, exc.found) from None
-        except (TypeError, ZeroDivisionError, OverflowError) as exc:
-            raise self.fail(str(exc)) from None
+        except _ERRORS as exc:
+            raise self.broke(node, exc) from None
+        return self.built(value)
 
     def unaryop(self, node: ast.UnaryOp) -> Any:
         value = self.visit(node.operand)
         op = _UNARYOPS.get(type(node.op))
-        return _NOT_ALLOWED if op is None else op(value)
+        if op is None:
+            return _NOT_ALLOWED
+        if isinstance(node.op, ast.Not) or isinstance(value, (int, float)):
+            return op(value)
+        raise self.fail(f"cannot apply {_SYMBOLS[type(node.op)]} to {shown(value)}", expected="a number")
 
     def boolop(self, node: ast.BoolOp) -> Any:
         values = (self.visit(v) for v in node.values)
@@ -213,8 +271,24 @@ class _Eval:
     def compare(self, node: ast.Compare) -> Any:
         left = self.visit(node.left)
         for op, comp in zip(node.ops, node.comparators, strict=True):
+            if type(op) not in _CMPOPS:  # `is`, `is not`
+                raise self.fail(
+                    f"{type(op).__name__} is not allowed in a spec expression", expected="== or != to compare values"
+                )
             right = self.visit(comp)
-            if type(op) not in _CMPOPS or not _CMPOPS[type(op)](left, right):
+            try:
+                holds = _CMPOPS[type(op)](left, right)
+            except TypeError:
+                symbol = _SYMBOLS[type(op)]
+                if isinstance(op, (ast.In, ast.NotIn)):
+                    raise self.fail(
+                        f"cannot look for {shown(left)} {symbol} {shown(right)}", expected="a list or a text after in"
+                    ) from None
+                raise self.fail(
+                    f"cannot compare {shown(left)} {symbol} {shown(right)}",
+                    expected="two numbers, two texts or two lists",
+                ) from None
+            if not holds:
                 return False
             left = right
         return True
@@ -244,11 +318,12 @@ class _Eval:
             raise self.fail(f"unknown function {node.func.id!r}", expected="one of: " + ", ".join(sorted(FUNCTIONS)))
         args = [self.visit(a) for a in node.args]
         try:
-            return self.built(func(*args))
+            value = self.number(node, func(*args))
         except _Limit as exc:
             raise self.over(exc.limit, exc.found) from None
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise self.fail(str(exc)) from None
+        except _ERRORS as exc:
+            raise self.broke(node, exc) from None
+        return self.built(value)
 
     def comprehension(self, node: ast.ListComp | ast.GeneratorExp) -> Any:
         """``[elt for target in seq if cond ...]``, the targets bound in a scope of their own.
@@ -312,15 +387,29 @@ class _Eval:
         return into
 
 
+_FORMAT_SIZES = re.compile(r"%[-#0 +]*(\d*)(?:\.(\d*))?")
+"""The width and precision of each ``%`` conversion of a format string: ``'%9999999s'`` is 10 MB of text."""
+
+
 def _check_size(op: ast.operator, left: Any, right: Any) -> None:
-    """Refuse, before computing it, a repetition or concatenation past ``EXPR_LIST``, a power past ``EXPR_INT_BITS``."""
+    """Refuse, before computing it, a repetition, concatenation or ``%`` formatting past ``EXPR_LIST``, a
+    power or product past ``EXPR_INT_BITS``."""
     sequences = (list, tuple, str)
     if isinstance(op, ast.Mult):
         for seq, n in ((left, right), (right, left)):
             if isinstance(seq, sequences) and isinstance(n, int):
                 _bounded(len(seq) * n, "a repetition")
+        if (
+            isinstance(left, int)
+            and isinstance(right, int)
+            and left.bit_length() + right.bit_length() > EXPR_INT_BITS.value
+        ):
+            raise _Limit(EXPR_INT_BITS, f"a product of {left.bit_length():,} and {right.bit_length():,} bits")
     elif isinstance(op, ast.Add) and isinstance(left, sequences) and isinstance(right, sequences):
         _bounded(len(left) + len(right), "a concatenation")
+    elif isinstance(op, ast.Mod) and isinstance(left, str):
+        sizes = [int(n) for m in _FORMAT_SIZES.finditer(left) for n in m.groups() if n and n.isdigit()]
+        _bounded(len(left) + sum(sizes), "a % formatting")
     elif isinstance(op, ast.Pow) and isinstance(left, int) and isinstance(right, int) and abs(left) > 1:
         bits = right * math.log2(abs(left))
         if bits > EXPR_INT_BITS.value:

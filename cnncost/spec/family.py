@@ -7,12 +7,13 @@ are expanded, where the input shape is known (see ``expand.py``).
 from __future__ import annotations
 
 import ast
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cnncost.errors import SpecError
+from cnncost.errors import SpecError, did_you_mean, shown
 from cnncost.spec.yamlload import LDict, LList, load_yaml
 
 TOP_KEYS = {
@@ -37,6 +38,12 @@ TOP_KEYS = {
 
 META_KEYS = {"title", "notes", "input", "reference", "reported", "differs", "aliases", "cite", "accuracy"}
 """Keys a variant may set besides params."""
+
+TEXT_KEYS = ("family", "name", "title", "cite", "url", "notes", "reference", "differs", "default")
+"""Metadata that is text (a number is read as its text; a mapping or a list is an error)."""
+
+ACCURACY_KEYS = ("top1_error", "top5_error", "source")
+"""What a variant's ``accuracy:`` may hold: published ImageNet errors in percent, and their source."""
 
 _SIG = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*$", re.S)
 
@@ -132,10 +139,16 @@ class FamilySpec:
 
     def aliases(self) -> dict[str, str]:
         out: dict[str, str] = {}
-        for name, v in self.variants.items():
-            for alias in v.get("aliases") or []:
-                out[str(alias)] = name
+        for name in self.variants:
+            for alias in self._aliases(name):
+                out[alias] = name
         return out
+
+    def _aliases(self, name: str) -> tuple[str, ...]:
+        """The variant's ``aliases:`` (a file of one model may give them at top level, as ``reference:``)."""
+        v = self.variants[name]
+        raw = v.get("aliases", self.data.get("aliases") if len(self.variants) == 1 else None)
+        return tuple(str(a) for a in raw or ())
 
     def model(self, name: str) -> ModelSpec:
         """Bind variant ``name``: family params overridden by the variant's."""
@@ -150,19 +163,23 @@ class FamilySpec:
             if key in META_KEYS:
                 continue
             if key not in params:
+                hint = did_you_mean(key, [*params, *META_KEYS])
                 raise SpecError(
                     f"variant {name}: unknown parameter {key!r}",
                     file=self.file,
                     line=v.line_of(key),
-                    expected="a key of params: "
+                    expected=(hint + " " if hint else "")
+                    + "a key of params: "
                     + (", ".join(params) or "(none declared)")
                     + " or one of "
                     + ", ".join(sorted(META_KEYS)),
                 )
             params[key] = value
         input_shape = _shape(v.get("input", d.get("input")), self.file, v.line_of("input"))
+        entries = [(r, rs, k) for rs in (d.get("reported") or [], v.get("reported") or []) for k, r in enumerate(rs)]
         reported = [
-            _reported(r, self.file, i) for i, r in enumerate([*(d.get("reported") or []), *(v.get("reported") or [])])
+            _reported(r, self.file, i, rs.line_of(k) if isinstance(rs, LList) else v.line)
+            for i, (r, rs, k) in enumerate(entries)
         ]
         return ModelSpec(
             name=name,
@@ -177,7 +194,7 @@ class FamilySpec:
             reference=str(v.get("reference") or (d.get("reference") if len(self.variants) == 1 else "") or ""),
             differs=str(v.get("differs") or ""),
             notes=str(v.get("notes") or d.get("notes") or ""),
-            aliases=tuple(str(a) for a in (v.get("aliases") or [])),
+            aliases=self._aliases(name),
             reported=reported,
             line=v.line,
             accuracy=dict(v.get("accuracy") or {}),
@@ -186,12 +203,92 @@ class FamilySpec:
 
 def parse_family(path: Path) -> FamilySpec:
     """Read and structurally check one spec file."""
+    try:
+        data = load_yaml(path)
+    except SpecError as exc:
+        raise _tab_named(exc, path) from None
+    return parse_family_data(data, path)
+
+
+def _tab_named(exc: SpecError, path: Path) -> SpecError:
+    """A YAML syntax error on a line with a tab, said so: the parser only finds "a character that cannot
+    start any token", which is a tab you cannot see in the editor."""
+    if not exc.message.startswith("invalid YAML") or not exc.line:
+        return exc
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return exc
+    text = lines[exc.line - 1] if exc.line <= len(lines) else ""
+    if "\t" not in text:
+        return exc
+    exc.message = f"invalid YAML: a tab character at column {text.index(chr(9)) + 1}"
+    exc.expected = "spaces: YAML indents with spaces, never tabs (inside quotes, a tab is written \\t)"
+    return exc
+
+
+def parse_family_data(data: Any, path: Path) -> FamilySpec:
+    """Structurally check a spec already read (from a file, or written in memory by ``cnncost import``)."""
     file = str(path)
-    data = load_yaml(path)
     _check_top(data, file)
     assert isinstance(data, LDict)
+    _check_meta(data, file, "")
     family = str(data.get("family") or data.get("name") or path.stem)
     return FamilySpec(family, file, data, _blocks(data, file), _variants(data, file, path))
+
+
+def _check_meta(m: LDict, file: str, where: str) -> None:
+    """The types of the file's (``where`` is ``""``) or a variant's (``"variant x: "``) metadata, so that a
+    wrong one is an error at its line here, never a traceback where it is read."""
+    for key in TEXT_KEYS:
+        if key in m:
+            _text(m[key], where + key, file, m.line_of(key))
+    aliases = m.get("aliases")
+    if aliases is not None and (
+        not isinstance(aliases, list) or not all(isinstance(a, (str, int)) and not isinstance(a, bool) for a in aliases)
+    ):
+        raise SpecError(
+            f"{where}aliases: got {shown(aliases)}",
+            file=file,
+            line=m.line_of("aliases"),
+            expected="a list of names, e.g. aliases: [rn50]",
+        )
+    reported = m.get("reported")
+    if reported is not None and not isinstance(reported, list):
+        raise SpecError(
+            f"{where}reported: got {shown(reported)}",
+            file=file,
+            line=m.line_of("reported"),
+            expected="a list of published numbers, e.g. - {metric: params, value: 25.5M, source: ...}",
+        )
+    if "accuracy" in m:
+        _accuracy(m["accuracy"], file, where, m.line_of("accuracy"))
+
+
+def _text(value: Any, what: str, file: str, line: int) -> str:
+    if isinstance(value, (dict, list)):
+        raise SpecError(f"{what}: got {shown(value)}", file=file, line=line, expected="text")
+    return "" if value is None else str(value)
+
+
+def _accuracy(acc: Any, file: str, where: str, line: int) -> None:
+    if not isinstance(acc, LDict):
+        raise SpecError(
+            f"{where}accuracy: got {shown(acc)}",
+            file=file,
+            line=line,
+            expected="a mapping such as {top1_error: 23.9, top5_error: 7.1, source: ...} (percent)",
+        )
+    for key, value in acc.items():
+        at = acc.line_of(key)
+        if key not in ACCURACY_KEYS:
+            raise SpecError(
+                f"{where}accuracy: unknown key {key!r}", file=file, line=at, expected=", ".join(ACCURACY_KEYS)
+            )
+        if key == "source":
+            _text(value, f"{where}accuracy.source", file, at)
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+            raise SpecError(f"{where}accuracy.{key}: got {shown(value)}", file=file, line=at, expected="a percentage")
 
 
 def _check_top(data: Any, file: str) -> None:
@@ -247,6 +344,7 @@ def _variants(data: LDict, file: str, path: Path) -> dict[str, LDict]:
             v = _empty(variants.line_of(name))
         if not isinstance(v, LDict):
             raise SpecError(f"variant {name}: expected a mapping of overrides", file=file, line=variants.line_of(name))
+        _check_meta(v, file, f"variant {name}: ")
         checked[name] = v
     return checked
 
@@ -301,10 +399,13 @@ METRICS = (
 """What a published number may be compared with; ``*_bytes`` assume float32 (4 bytes)."""
 
 
-def _reported(r: Any, file: str, index: int) -> Reported:
+def _reported(r: Any, file: str, index: int, line: int) -> Reported:
     if not isinstance(r, LDict):
         raise SpecError(
-            f"reported[{index}] must be a mapping", file=file, expected="{metric, value, source, tolerance, ...}"
+            f"reported[{index}] must be a mapping, got {shown(r)}",
+            file=file,
+            line=line,
+            expected="{metric, value, source, tolerance, ...}",
         )
     for key in r:
         if key not in REPORTED_KEYS:
@@ -314,29 +415,48 @@ def _reported(r: Any, file: str, index: int) -> Reported:
                 line=r.line_of(key),
                 expected=", ".join(sorted(REPORTED_KEYS)),
             )
-    metric = str(r.get("metric", ""))
+    text = {key: _text(r.get(key), f"reported: {key}", file, r.line_of(key)) for key in _REPORTED_TEXT}
+    metric = text["metric"]
     if metric not in METRICS:
-        raise SpecError(f"reported: unknown metric {metric!r}", file=file, line=r.line, expected=", ".join(METRICS))
-    try:
-        value = parse_quantity(r["value"], int(r.get("base", 1000)))
-    except (KeyError, ValueError, TypeError):
         raise SpecError(
-            f"reported: bad or missing value {r.get('value')!r}",
+            f"reported: unknown metric {metric!r}", file=file, line=r.line_of("metric"), expected=", ".join(METRICS)
+        )
+    base = r.get("base", 1000)
+    if base not in (1000, 1024) or isinstance(base, bool):
+        raise SpecError(f"reported: bad base {shown(base)}", file=file, line=r.line_of("base"), expected="1000 or 1024")
+    try:
+        value = parse_quantity(r["value"], base)
+    except (KeyError, ValueError, TypeError, OverflowError):
+        value = math.nan
+    if not math.isfinite(value):
+        raise SpecError(
+            f"reported: bad or missing value {shown(r.get('value'))}",
             file=file,
-            line=r.line,
+            line=r.line_of("value"),
             expected="a number, optionally with K/M/G/B suffix",
-        ) from None
+        )
+    tolerance = r.get("tolerance", 0)
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance < math.inf:
+        raise SpecError(
+            f"reported: bad tolerance {shown(tolerance)}",
+            file=file,
+            line=r.line_of("tolerance"),
+            expected="a relative tolerance: a number ≥ 0, such as 0.005",
+        )
     inp = _shape(r["input"], file, r.line_of("input")) if "input" in r else None
     return Reported(
         metric=metric,
         value=value,
-        source=str(r.get("source", "")),
-        convention=str(r.get("convention", "")),
-        tolerance=float(r.get("tolerance", 0)),
-        layer=str(r.get("layer", "")),
+        source=text["source"],
+        convention=text["convention"],
+        tolerance=float(tolerance),
+        layer=text["layer"],
         input=inp,
-        erratum=str(r.get("erratum", "")),
-        differs=str(r.get("differs", "")),
+        erratum=text["erratum"],
+        differs=text["differs"],
         line=r.line,
         raw_value=str(r["value"]),
     )
+
+
+_REPORTED_TEXT = ("metric", "source", "convention", "layer", "erratum", "differs")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from typing import Any, NamedTuple
 
-from cnncost.errors import SpecError
+from cnncost.errors import SpecError, shown
 from cnncost.ops import REGISTRY
 from cnncost.spec.structures import STRUCTURES
 from cnncost.spec.yamlload import LDict, LList
@@ -46,11 +46,28 @@ def _is_field(kind: str, key: str) -> bool:
     return key in fields or any(key in f.aliases for f in fields.values())
 
 
+def beside(raw: LDict, drop: str | None = None) -> LDict:
+    """The keys of ``raw`` but ``drop``, still knowing their lines (so an error can point at its key's line)."""
+    out = LDict((k, v) for k, v in raw.items() if k != drop)
+    out.line = raw.line
+    out.key_lines = getattr(raw, "key_lines", {})
+    return out
+
+
+def own(mods: dict[str, Any]) -> dict[str, Any]:
+    """A copy of an item's ``mods`` for a handler to pop from, keeping the lines of its keys."""
+    if isinstance(mods, LDict):
+        return beside(mods)
+    return dict(mods) if mods else {}
+
+
 class Parser:
     """Parses the items of one model, where ``kinds`` are the names of layer types (ops, structures, blocks)."""
 
-    def __init__(self, kinds: set[str]) -> None:
+    def __init__(self, kinds: set[str], blocks: dict[str, tuple[str, ...]] | None = None) -> None:
         self.kinds = kinds
+        self.blocks = blocks or {}
+        """The blocks of the file and their parameters: ``{se: {se: {...}}}`` is a layer named like a block."""
         self.memo: dict[int, Item] = {}
 
     def parse(self, raw: Any, line: int | None) -> Item:
@@ -113,8 +130,10 @@ class Parser:
         if not known:
             raise self.unknown(next(iter(raw)), line)
         kind = known[0]
-        mods = {k: v for k, v in raw.items() if k != kind}
+        mods = beside(raw, kind)
         name = mods.pop("name", None)
+        if isinstance(name, (dict, list)):
+            raise SpecError(f"name: got {shown(name)}", line=raw.line_of("name"), expected="text: the layer's name")
         return Item(kind, raw[kind], mods, None if name is None else str(name), line)
 
     def _known(self, raw: LDict) -> list[str]:
@@ -142,6 +161,12 @@ class Parser:
         )
         # {dense: {linear: ...}}: a structure keyword used as a name (its values are never mappings).
         wraps = wraps or (key in STRUCTURES and isinstance(value, LDict) and any(k in kinds for k in value))
+        # {se: {se: {sq: 4}}}: a name that is also a block of the file, wrapping a layer (a key that is a
+        # layer type and not one of the block's parameters: those are its arguments).
+        params = self.blocks.get(key)
+        wraps = wraps or (
+            params is not None and isinstance(value, LDict) and any(k in kinds and k not in params for k in value)
+        )
         if known and not wraps:
             return None
         looks_like_fields = isinstance(value, LDict) and not any(k in kinds for k in value)

@@ -10,9 +10,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from cnncost.errors import SpecError
+from cnncost.errors import SpecError, shown
 from cnncost.limits import LAYERS
 from cnncost.ops import REGISTRY, Op
+from cnncost.ops.base import fmt_shape
 from cnncost.spec.blocks import Call, arg, block_name, invoke
 from cnncost.spec.scope import At, Scope
 from cnncost.spec.yamlload import LDict, LList
@@ -63,6 +64,38 @@ ITEM_KEYS = {
 """Keys any item may have beside its kind (``then`` is for blocks and structures, ``share`` for ops)."""
 
 
+def key_line(mods: Mapping[str, Any], key: str) -> int | None:
+    """The spec line of ``key`` among an item's keys, when they still know their lines (else None: the item's)."""
+    return mods.line_of(key) if isinstance(mods, LDict) and key in mods else None
+
+
+def check_keys(kind: str, mods: Mapping[str, Any]) -> None:
+    """The keys beside structure ``kind`` whose type is fixed (``first: {...}``, ``args: [...]``), checked before
+    it expands: a wrong one is an error at its line, never a traceback where it is read."""
+    for key, spec in STRUCTURE_TYPES[kind].keys.items():
+        value = mods.get(key)
+        if value is None:
+            continue
+        if spec.type == "mapping" and not isinstance(value, dict):
+            raise SpecError(
+                f"{kind}: {key}: got {shown(value)}", line=key_line(mods, key), expected=f"a mapping: {spec.doc}"
+            )
+        if spec.type == "list" and not isinstance(value, list):
+            raise SpecError(
+                f"{kind}: {key}: got {shown(value)}", line=key_line(mods, key), expected=f"a list: {spec.doc}"
+            )
+
+
+def _check_override(kind: str, where: str, over: Any, line: int | None) -> None:
+    """An override (``first:``, ``last:``, ``at: {i: ...}``) is a mapping of arguments or variables."""
+    if over is not None and not isinstance(over, dict):
+        raise SpecError(
+            f"{kind}: {where}: got {shown(over)}",
+            line=line,
+            expected="a mapping of arguments or variables, e.g. {stride: 2}",
+        )
+
+
 def _no_extra(kind: str, mods: dict[str, Any], beside: tuple[str, ...] = ()) -> None:
     if mods:
         raise SpecError(
@@ -81,11 +114,21 @@ def _block(ex: Expander, item: Item, at: At) -> int:
     return invoke(ex, Call(name, positional, item.mods), at.fresh())
 
 
-def _overrides(mods: dict[str, Any], n: int) -> dict[int, Any]:
+def _overrides(kind: str, mods: dict[str, Any], n: int) -> dict[int, Any]:
     """``at: {i: {...}}`` by repetition index, negative indices counted from the end."""
     out: dict[int, Any] = {}
-    for key, over in (mods.get("at") or {}).items():
-        idx = int(key)
+    at = mods.get("at") or {}
+    for key, over in at.items():
+        line = key_line(at, key) or key_line(mods, "at")
+        try:
+            idx = int(key)
+        except ValueError:
+            raise SpecError(
+                f"{kind}: at: {shown(key)} is not a repetition index",
+                line=line,
+                expected="an integer: at: {2: {...}} (negative: from the end)",
+            ) from None
+        _check_override(kind, f"at.{key}", over, line)
         out[idx + n if idx < 0 else idx] = over
     return out
 
@@ -111,7 +154,7 @@ def _loop(ex: Expander, item: Item, at: At) -> int:
         raise SpecError("repeat needs exactly one of 'body: [layers]' or 'block: name'")
     variables = {k: v for k, v in mods.items() if k not in LOOP_KEYS}
     positional = list(mods.get("args") or [])
-    overrides = _overrides(mods, n)
+    overrides = _overrides(item.kind, mods, n)
     x, scope, line = at.x, at.scope, at.line
     for i in range(n):
         kwargs = _arguments(mods, variables, overrides, i, n)
@@ -168,6 +211,23 @@ def _branches(ex: Expander, item: Item, at: At) -> int:
     return _merge(ex, kind, op, outs, at)
 
 
+def split_flat(item: Item) -> tuple[Item, bool]:
+    """``flat: true`` beside a structure: it adds no path level, its layers are named in the enclosing
+    scope (torch names a functional add in a block ``layer1.0.add``, beside ``layer1.0.conv1``)."""
+    if not item.mods or "flat" not in item.mods:
+        return item, False
+    flat = item.mods["flat"]
+    if not isinstance(flat, bool):
+        raise SpecError(f"flat: {flat!r}", line=item.line, expected="true or false")
+    if flat and item.kind not in STRUCTURE_TYPES:
+        raise SpecError(
+            f"flat: a {item.kind} layer adds no level to flatten",
+            line=item.line,
+            expected="flat beside a structure (residual, add, concat, seq, ...)",
+        )
+    return item._replace(mods={k: v for k, v in item.mods.items() if k != "flat"}), flat
+
+
 def _branch(ex: Expander, j: int, branch: Any, line: int | None, at: At) -> int | None:
     """Branch ``j``'s output, or None if its ``when`` is false."""
     if isinstance(branch, str) and branch == "identity":
@@ -175,6 +235,13 @@ def _branch(ex: Expander, j: int, branch: Any, line: int | None, at: At) -> int 
     item = ex.parse(branch, line)
     if "when" in item.mods and not ex.eval(item.mods["when"], ex.shape_env(at.env, at.x)):
         return None  # a branch switched off is removed, not replaced by the identity
+    item, flat = split_flat(item)
+    if flat and item.kind == "ref":  # names nothing: looked up from this level
+        found = ex.lookup("ref", item.value, at.env, at.x, (*at.scope.path, "ref"))
+        assert found is not None
+        return found
+    if flat:
+        return ex.at(item, at.env, at.x, at.scope.path, at.scope)
     name = at.scope.name(item.name or f"branch{j + 1}", "branch", line)
     return ex.at(item, at.env, at.x, (*at.scope.path, name))
 
@@ -186,7 +253,8 @@ def _merge(ex: Expander, kind: str, op: Op, outs: list[int], at: At) -> int:
         shape = op.infer([ex.nodes[o].out_shape for o in outs], ex.warner(path, line))
     except SpecError as exc:
         raise exc.with_context(line=line, path=".".join(path)) from None
-    return ex.add_node(path, op, tuple(outs), shape, line)
+    node = ex.outputs[path] = ex.add_node(path, op, tuple(outs), shape, line)  # `ref: block.add` finds it
+    return node
 
 
 def _residual(ex: Expander, item: Item, at: At) -> int:
@@ -210,8 +278,21 @@ def _residual(ex: Expander, item: Item, at: At) -> int:
         ex.survival = outer
     s = x
     if shortcut not in (None, "identity"):
-        short = ex.parse(shortcut, line)  # named: {downsample: [...]}
-        s = ex.at(short, env, x, (*scope.path, scope.name(short.name or "shortcut", "", line)))
+        short = ex.parse(shortcut, key_line(item.mods, "shortcut") or line)  # named: {downsample: [...]}
+        s = ex.at(short, env, x, (*scope.path, scope.name(short.name or "shortcut", "", short.line)))
+    body, short_shape = ex.nodes[y].out_shape, ex.nodes[s].out_shape
+    if body != short_shape:  # said per side: which one gives what
+        path = (*scope.path, scope.name(None if "add" in scope.used or "add" in scope.reserved else "add", "add", line))
+        if body[0] != short_shape[0] and body[1:] == short_shape[1:]:
+            found, expected = f"the body gives {body[0]} channels, the shortcut {short_shape[0]}", "channels"
+        else:
+            found, expected = f"the body gives {fmt_shape(body)}, the shortcut {fmt_shape(short_shape)}", "its shape"
+        raise SpecError(
+            f"{found}: they cannot be added",
+            line=line,
+            path=".".join(path),
+            expected=f"a projection shortcut to match {expected}",
+        )
     return _merge(ex, "add", op, [y, s], at)
 
 

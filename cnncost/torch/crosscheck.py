@@ -226,6 +226,109 @@ def check_against_reference(a: Analysis, spec: ModelSpec) -> list[Check]:
     return checks
 
 
+class _ParamUses(torch.overrides.TorchFunctionMode):
+    """Records, in execution order, the first call that reads each module's own parameters or buffers
+    (a conv's weight, ``F.batch_norm``'s running stats, ConvNeXt's ``layer_scale``): which module, and
+    the shape of what that call returns."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.owner: dict[int, str] = {}
+        for name, m in model.named_modules():
+            for t in (*m.parameters(recurse=False), *m.buffers(recurse=False)):
+                self.owner.setdefault(id(t), name)
+        self.seen: set[str] = set()
+        self.order: list[tuple[str, tuple[int, ...]]] = []
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        out = func(*args, **(kwargs or {}))
+        for a in (*args, *(kwargs or {}).values()):
+            name = self.owner.get(id(a)) if isinstance(a, torch.Tensor) else None
+            if name is not None and name not in self.seen and isinstance(out, torch.Tensor):
+                self.seen.add(name)
+                self.order.append((name, tuple(out.shape[1:])))
+        return out
+
+
+def module_layers(model: nn.Module, x: torch.Tensor) -> list[tuple[str, int, int, tuple[int, ...]]]:
+    """(module, own params, own buffer elements, output shape) of every module holding tensors, in the
+    order the forward first reads them."""
+    uses = _ParamUses(model)
+    with torch.no_grad(), uses:
+        model.eval()(x)
+    modules = dict(model.named_modules())
+    out = []
+    for name, shape in uses.order:
+        m = modules[name]
+        out.append(
+            (
+                name,
+                sum(p.numel() for p in m.parameters(recurse=False)),
+                sum(b.numel() for b in m.buffers(recurse=False)),
+                shape,
+            )
+        )
+    return out
+
+
+def _hint(spec_params: int, module_params: int, channels: int) -> str:
+    return "bias?" if channels and abs(spec_params - module_params) == channels else ""
+
+
+def check_against_module(a: Analysis, source: str, limit: int = 5) -> list[Check]:
+    """A spec against a real module, layer by layer in execution order: each layer holding weights or
+    buffers (its params, buffers, output shape; fvcore's count where the module is a leaf), then the
+    totals: params, buffers, fvcore, FlopCounterMode, and the bytes autograd saves for backward in a
+    training forward (``saved_tensors_hooks``): an in-place flag the spec gets wrong shows there."""
+    from cnncost.analysis.memory import saved_for_backward
+    from cnncost.torch.memory_check import measured_saved_bytes
+    from cnncost.torch.reference import build_source
+
+    name = a.model.name
+    module, _ = build_source(source)
+    module.eval()
+    x = torch.randn(1, *a.input_shape)
+    theirs = module_layers(module, x)
+    ours = [r for r, n in zip(a.layers[1:], a.graph.ops, strict=True) if (r.params or r.buffers) and not n.train_only]
+    total, by_module, _ = fvcore_counts(module, x)
+    leaves = {n for n, m in module.named_modules() if not any(True for _ in m.children())}
+    diffs: list[str] = []
+    for r, (mname, p, b, shape) in zip(ours, theirs, strict=False):
+        label = r.name if r.name == mname else f"{r.name} ↔ {mname}"
+        what = []
+        if r.params != p:
+            hint = _hint(r.params, p, r.out_shape[0] if r.out_shape else 0)
+            what.append(f"spec {r.params:,} params, module {p:,}" + (f" — {hint}" if hint else ""))
+        if r.buffers != b:
+            what.append(f"spec {r.buffers:,} buffer elements, module {b:,}")
+        if tuple(r.out_shape) != shape:
+            what.append(f"spec output {tuple(r.out_shape)}, module {shape}")
+        if mname in leaves and not what and r.fvcore != by_module.get(mname, 0):
+            what.append(f"spec {r.fvcore:,} fvcore flops, module {by_module.get(mname, 0):,}")
+        if what:
+            diffs.append(f"{label}: " + "; ".join(what))
+            if len(diffs) >= limit:
+                break
+    if len(ours) != len(theirs) and len(diffs) < limit:
+        diffs.append(f"{len(ours)} layers with weights or buffers in the spec, {len(theirs)} in the module")
+    label = f"module {source}"
+    n_params = sum(p.numel() for p in module.parameters())
+    checks = [
+        Check(name, f"{label}: layers in execution order", len(ours), len(theirs), not diffs, diffs),
+        _int_eq(name, f"{label}: params", a.totals.params, n_params),
+        _int_eq(name, f"{label}: buffers", a.totals.buffers, sum(b.numel() for b in module.buffers())),
+        _int_eq(name, f"{label}: fvcore total", a.totals.fvcore, total),
+        _int_eq(name, f"{label}: FlopCounterMode = 2×MACs", a.totals.flops, flop_counter_total(module, x)),
+    ]
+    batch = 2  # batch norm trains on 1×1 maps only with two samples
+    torch.manual_seed(0)
+    measured = measured_saved_bytes(module, torch.randn(batch, *a.input_shape))
+    module.eval()
+    engine = saved_for_backward(a.graph, 4, batch)
+    checks.append(_int_eq(name, f"{label}: saved for backward (bytes, fp32, batch {batch})", engine, measured))
+    return checks
+
+
 def crosscheck(spec: ModelSpec, against: Iterable[str] = AGAINST, input_shape: Shape | None = None) -> list[Check]:
     """All requested checks of one spec at its own input size (or ``input_shape``), batch 1."""
     against = set(against)
@@ -242,4 +345,7 @@ def crosscheck(spec: ModelSpec, against: Iterable[str] = AGAINST, input_shape: S
             out += check_against_fvcore(a, net, x)
     if "reference" in against and spec.reference:
         out += check_against_reference(a, spec)
+    for item in sorted(against):
+        if item.startswith("module:"):
+            out += check_against_module(a, item.removeprefix("module:"))
     return out

@@ -231,6 +231,22 @@ def _identity(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
     return nn.Identity()
 
 
+class OpaqueModule(nn.Module):
+    """Stands for a call cnncost cannot count: zeros of the shape torch computed for it."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.new_zeros((x.shape[0], *self.shape))
+
+
+@builds("opaque")
+def _opaque(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
+    return OpaqueModule(out)
+
+
 @builds("zeropad")
 def _zeropad(op: Op, ins: list[Shape], out: Shape) -> nn.Module:
     assert isinstance(op, ZeroPad) and not isinstance(op.pad, str)
