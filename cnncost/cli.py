@@ -424,11 +424,13 @@ def bench(
         str, typer.Option("--mode", help="inference (eval, inference_mode) | training (forward + backward + SGD step)")
     ] = "inference",
     impl: Annotated[
-        str,
+        str | None,
         typer.Option(
-            "--impl", help="spec (the spec-built model) | reference (the torchvision/timm model the spec names)"
+            "--impl",
+            help="spec (the spec-built model) | reference (the torchvision/timm model the spec names). "
+            "Default: reference for torch sources (the original module), else spec",
         ),
-    ] = "spec",
+    ] = None,
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="torch intra-op threads")] = None,
     warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed calls per batch size")] = 5,
     min_time: Annotated[float, typer.Option("--min-time", help="Seconds of timed blocks per batch size")] = 1.0,
@@ -453,6 +455,10 @@ def bench(
         raise SpecError(f"bad --batch {batch!r}", expected="comma-separated positive integers such as 1,8,32") from None
     specs = [load_model(m) for m in models]
     shape = parse_input(input, specs[0].input) if input else None
+    if impl is None:
+        from cnncost.spec.sources import is_source
+
+        impl = "reference" if any(is_source(m) for m in models) else "spec"
 
     from cnncost.torch.bench import BenchConfig, check
     from cnncost.torch.bench import bench as run_bench

@@ -15,6 +15,7 @@ one is stale. Commands run in-process with a fixed terminal width, so the output
 from __future__ import annotations
 
 import io
+import os
 import re
 import shlex
 import sys
@@ -35,7 +36,13 @@ BLOCK = COMMAND  # the old name
 def _generators() -> dict[str, Callable[[], str]]:
     from cnncost.report import optable
 
+    def torch_mapping() -> str:
+        from cnncost.torch.fxops import mapping_markdown
+
+        return mapping_markdown()
+
     return {
+        "torch-mapping": torch_mapping,
         "ops": optable.ops_markdown,
         "save-rules": optable.saves_markdown,
         "functions": optable.functions_markdown,
@@ -69,6 +76,7 @@ def run(command: str) -> str:
     from cnncost.cli import app
 
     out, err = io.StringIO(), io.StringIO()
+    os.environ["CNNCOST_WIDE"] = "1"  # the docs do not depend on the terminal of whoever regenerates them
     with redirect_stdout(out), redirect_stderr(err), suppress(SystemExit):
         app(shlex.split(command)[1:], standalone_mode=False)
     return out.getvalue()
@@ -88,8 +96,10 @@ def expected(block: Block) -> str:
 
 def needs_torch(command: str) -> bool:
     """Commands whose output depends on the torch extra (``verify`` checks only ``paper`` without it)."""
+    from cnncost.spec.sources import is_source
+
     words = shlex.split(command)
-    if words[1] == "bench":
+    if words[1] in ("bench", "import") or any(is_source(w) for w in words[2:]):
         return True
     if words[1] != "verify":
         return False

@@ -29,16 +29,7 @@ CASE_SECONDS = 10
 DEFAULT_CASES = 600
 """About 25 s of CPU in the default tier (~40 ms a case)."""
 
-KNOWN_BUGS = {
-    "RecursionError: maximum recursion depth exceeded [at cnncost/spec/expand.py:": (
-        "spec/expand.py Expander.eval retries itself forever when a name in the expression holds an "
-        "unhashable value (a dict param): see test_a_dict_param_in_a_repeat_count_is_a_spec_error"
-    ),
-    "RecursionError: maximum recursion depth exceeded [at cnncost/spec/blocks.py:": (
-        "the same bug, the recursion ending inside freeze() (spec/blocks.py) when the dict sits in a list "
-        "param (params: {n: [{a: 1}]})"
-    ),
-}
+KNOWN_BUGS: dict[str, str] = {}
 """Failures in files outside cnncost/ops (another owner's), by the start of the traceback's last line and
 innermost cnncost frame; each is reproduced by a strict xfail below, which fails the day the bug is fixed
 (then delete its entry here)."""
@@ -80,15 +71,22 @@ def error_or_success(path) -> None:
             assert "\n" not in str(exc)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RecursionError,
-    reason="cnncost/spec/expand.py Expander.eval: freeze() leaves a dict param unhashable, the cache lookup "
-    "raises TypeError, and the handler calls eval again with the same arguments, forever (RecursionError: "
-    "maximum recursion depth exceeded)",
-)
 def test_a_dict_param_in_a_repeat_count_is_a_spec_error(write_spec):
-    error_or_success(write_spec("input: [3, 8, 8]\nparams: {n: {a: 1}}\nlayers:\n  - {repeat: n, body: [relu]}\n"))
+    """Once a RecursionError (an unhashable value retried the memo forever), found by the fuzz run."""
+    path = write_spec("input: [3, 8, 8]\nparams: {n: {a: 1}}\nlayers:\n  - {repeat: n, body: [relu]}\n")
+    with pytest.raises(SpecError) as info:
+        analyze(load_model(str(path)))
+    assert str(info.value).endswith("net.yaml:4: repeat: got {'a': 1} (expected a non-negative integer)")
+
+
+def test_a_huge_integer_tolerance_is_a_spec_error(write_spec):
+    """Once an OverflowError (a 400-digit tolerance passed the range check, then float() overflowed)."""
+    huge = "1" + "0" * 400
+    path = write_spec(
+        f"input: [3, 8, 8]\nlayers: [relu]\nreported:\n  - {{metric: params, value: 0, tolerance: {huge}}}\n"
+    )
+    with pytest.raises(SpecError, match=r"net\.yaml:4: reported: bad tolerance 1000.*\(expected a relative tolerance"):
+        analyze(load_model(str(path)))
 
 
 def test_a_dict_param_in_an_op_field_is_a_spec_error(write_spec):

@@ -20,7 +20,7 @@ CASES = [
 
 @pytest.mark.parametrize(("path", "block"), CASES)
 def test_block_is_current(path, block):
-    if block.kind == "command" and needs_torch(block.key):
+    if (block.kind == "command" and needs_torch(block.key)) or block.key.startswith("torch-"):
         pytest.importorskip("torch")
     assert block.content == expected(block), (
         f"stale {block.kind} block `{block.key}` in {path.relative_to(ROOT)}: run python tests/readme.py"

@@ -99,6 +99,7 @@ class Expander:
         self.templates: dict[TemplateKey, Template] = {}
         self.outputs: dict[tuple[str, ...], int] = {}  # named item → its output node, for `ref`
         self.inputs: dict[tuple[str, ...], int] = {(): 0}  # block call → its input node, for `ref: in`
+        self.groups: dict[tuple[str, ...], Scope] = {}  # named lists, for `continue: true`
         self.field_names: dict[int, tuple[str, ...]] = {}
         self.survival = 1.0  # product of the enclosing residual bodies' survival probabilities
         self.train_only = False  # inside a side head that runs only in training
@@ -184,8 +185,8 @@ class Expander:
         try:
             key = (raw, *(freeze(env.get(n)) for n in names_in(raw)))
             cached = self.evaluated.get(key, _MISSING)
-        except TypeError:
-            return self.eval(raw, env)
+        except TypeError:  # a value that cannot be a cache key (a mapping): evaluated uncached
+            return evaluate(raw, env)
         if cached is _MISSING:
             cached = self.evaluated[key] = evaluate(raw, env)
         return cached
@@ -229,12 +230,35 @@ class Expander:
         item, flat = split_flat(item)
         if flat:  # a structure that adds no level: its layers are named in this scope
             return self.at(item, env, x, scope.path, scope)
+        if "continue" in item.mods:
+            return self.resume(item, env, x, scope)
         try:
             label = block_name(self, value, self.shape_env(env, x)) if kind == "block" else kind
         except SpecError as exc:
             raise exc.with_context(line=line, path=".".join(scope.path) or None) from None
         path = (*scope.path, scope.name(name, label, line))
         return self.at(item, env, x, path)
+
+    def resume(self, item: Item, env: Mapping[str, Any], x: int, scope: Scope) -> int:
+        """``{down: [...], continue: true}``: more layers of a list named earlier at this level — a torch
+        ``ModuleList`` whose modules run between others (a UNet's encoder, between its pools)."""
+        flag = item.mods["continue"]
+        if flag is not True or item.kind != "seq" or item.name is None:
+            raise SpecError(
+                f"continue: {flag!r} beside {'a ' + item.kind if item.name is None else item.name}",
+                line=item.line,
+                expected="continue: true beside a named list of layers, {down: [...], continue: true}",
+            )
+        path = (*scope.path, item.name)
+        inner = self.groups.get(path)
+        if inner is None:
+            raise SpecError(
+                f"continue: no list {item.name!r} earlier at this level",
+                line=item.line,
+                path=".".join(scope.path) or None,
+                expected="the name of a list of layers given before, in the same list",
+            )
+        return self.at(item._replace(mods={k: v for k, v in item.mods.items() if k != "continue"}), env, x, path, inner)
 
     def at(self, item: Item, env: Mapping[str, Any], x: int, path: tuple[str, ...], scope: Scope | None = None) -> int:
         """Expand ``item`` whose own path is ``path`` (its children named in ``scope``, by default a new one)."""
@@ -249,6 +273,8 @@ class Expander:
                 x = self.outputs[path] = self.op(kind, value, env, x, path, line)  # the common case, kept lean
                 return x
             inner = scope or Scope(path)
+            if kind == "seq" and scope is None:
+                self.groups[path] = inner  # a later {name: [...], continue: true} goes on here
             structure = STRUCTURE_TYPES.get(kind)
             if structure is not None:
                 check_keys(kind, mods)

@@ -436,7 +436,7 @@ def _reported(r: Any, file: str, index: int, line: int) -> Reported:
             expected="a number, optionally with K/M/G/B suffix",
         )
     tolerance = r.get("tolerance", 0)
-    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance < math.inf:
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance <= 1e6:
         raise SpecError(
             f"reported: bad tolerance {shown(tolerance)}",
             file=file,

@@ -16,7 +16,7 @@ from cnncost.spec.yamlload import LDict, LList
 
 _LEADS = ("repeat", "dense", "block")
 """Structures whose other keys are their arguments (``{repeat: n, block: b, scale: 2}``), first one wins."""
-_NOT_NAMES = ("when", "then", "share")
+_NOT_NAMES = ("when", "then", "share", "continue")
 """Keys that sit beside a named item without being its name: ``{conv1: ITEM, when: ...}``."""
 
 

@@ -61,6 +61,10 @@ class Group:
     path: tuple[str, ...]
     units: list[Any] = field(default_factory=list)
     """Layer ids (int), sub-groups and structures, in execution order."""
+    resumed: bool = False
+    """A second (third...) run of a module's layers: ``{name: [...], continue: true}``."""
+    reopened: bool = False
+    """The first run of a module that runs again later: written as a plain list, for the others to continue."""
 
 
 @dataclass
@@ -72,45 +76,29 @@ class Struct:
 
 
 def _tree(t: Traced) -> tuple[Group, dict[int, tuple[str, ...]]]:
-    """Groups by module path; a module whose layers are not contiguous opens again as ``name_1``."""
+    """Groups by module path. A module whose layers are not contiguous (a ``ModuleList`` run between
+    other modules) opens again, as a second group of the same path: written ``continue: true``."""
     root = Group(())
     stack = [root]
     seen: set[tuple[str, ...]] = {()}
-    alias: dict[tuple[str, ...], tuple[str, ...]] = {}
+    first: dict[tuple[str, ...], Group] = {}
     paths: dict[int, tuple[str, ...]] = {}
     for lid, layer in enumerate(t.layers, 1):
-        gpath = _aliased(layer.path[:-1], alias)
+        gpath = layer.path[:-1]
         while gpath[: len(stack[-1].path)] != stack[-1].path:
             stack.pop()
         while len(stack[-1].path) < len(gpath):
             p = (*stack[-1].path, gpath[len(stack[-1].path)])
-            if p in seen:
-                n = 1
-                while (*p[:-1], f"{p[-1]}_{n}") in seen:
-                    n += 1
-                new = (*p[:-1], f"{p[-1]}_{n}")
-                alias[_unaliased(p, alias)] = new
-                gpath = (*new, *gpath[len(p) :])
-                p = new
+            g = Group(p, resumed=p in seen)
+            if g.resumed:
+                first[p].reopened = True
+            first.setdefault(p, g)
             seen.add(p)
-            g = Group(p)
             stack[-1].units.append(g)
             stack.append(g)
-        paths[lid] = (*gpath, layer.path[-1])
+        paths[lid] = layer.path
         stack[-1].units.append(lid)
     return root, paths
-
-
-def _aliased(path: tuple[str, ...], alias: dict[tuple[str, ...], tuple[str, ...]]) -> tuple[str, ...]:
-    for k in range(len(path), 0, -1):
-        if path[:k] in alias:
-            return (*alias[path[:k]], *path[k:])
-    return path
-
-
-def _unaliased(path: tuple[str, ...], alias: dict[tuple[str, ...], tuple[str, ...]]) -> tuple[str, ...]:
-    back = {v: k for k, v in alias.items()}
-    return back.get(path, path)
 
 
 # -- the writer --------------------------------------------------------------------------------
@@ -133,6 +121,8 @@ class Writer:
     known: set[tuple[str, ...]] = field(default_factory=set)
     entries: dict[tuple[str, ...], int] = field(default_factory=dict)
     """Each group's input (the tensor current when it starts)."""
+    lists: set[tuple[str, ...]] = field(default_factory=set)
+    """Groups that stay plain lists: modules that run in several runs (``continue: true``)."""
 
     def layer(self, lid: int) -> Layer:
         return self.t.layers[lid - 1]
@@ -244,6 +234,11 @@ class Writer:
         if isinstance(u, Struct):
             return [*pre, self.struct(u, group, cur, entry, flat=True)]
         inner = self.emit(u, cur)
+        if u.resumed:
+            return [*pre, {u.path[-1]: inner, "continue": True}]
+        if u.reopened:
+            self.lists.add(u.path)
+            return [*pre, {u.path[-1]: inner}]
         if self.train_only(u):
             return [*pre, named(u.path[-1], {"aux": inner, "train_only": True})]
         single = self.single_structure(u)
@@ -464,6 +459,18 @@ class Instance:
     body: Any
 
 
+def _is_op_item(it: Any) -> bool:
+    """``{conv1: {conv: {...}}}`` or ``{bn1: bn}``: one named op, no group inside."""
+    if not isinstance(it, dict) or len(it) != 1:
+        return False
+    body = next(iter(it.values()))
+    return isinstance(body, str) or (isinstance(body, dict) and len(body) == 1 and _is_leafy(next(iter(body.values()))))
+
+
+def _is_leafy(v: Any) -> bool:
+    return isinstance(v, dict) and all(_is_leaf(x) or isinstance(x, str) for x in v.values())
+
+
 CONTAINERS = ("", "Sequential", "ModuleList", "ModuleDict")
 """Module classes that only hold a list of modules: written as the list (repeats fold inside)."""
 
@@ -471,8 +478,9 @@ CONTAINERS = ("", "Sequential", "ModuleList", "ModuleDict")
 class Folder:
     """Replaces groups of one class and one structure by calls of a parameterised block."""
 
-    def __init__(self, paths: dict[int, tuple[str, ...]], names: set[str]) -> None:
+    def __init__(self, paths: dict[int, tuple[str, ...]], names: set[str], lists: set[tuple[str, ...]]) -> None:
         self.paths = paths
+        self.lists = lists
         self.defs: dict[str, tuple[list[str], Any]] = {}
         self.taken = set(names)
         """Every layer and group name: a block never has one (``{se: {se: ...}}`` is ambiguous)."""
@@ -480,9 +488,11 @@ class Folder:
     def foldable(self, g: Instance) -> bool:
         """Only refs inside the group, or to its input: the body means the same wherever it is called."""
         n = len(g.path)
-        return g.cls not in CONTAINERS and all(
-            r.target == g.entry or (r.target != 0 and self.paths[r.target][:n] == g.path) for r in _refs(g.body)
-        )
+        if g.path in self.lists:
+            return False
+        if g.cls in CONTAINERS and not (isinstance(g.body, list) and all(_is_op_item(it) for it in g.body)):
+            return False  # a list of blocks stays a list (its runs become repeats); a conv-bn-relu list folds
+        return all(r.target == g.entry or (r.target != 0 and self.paths[r.target][:n] == g.path) for r in _refs(g.body))
 
     def fold(self, level: list[Instance]) -> None:
         buckets: dict[str, list[Instance]] = {}
@@ -537,11 +547,15 @@ def _instances(
         for i, it in enumerate(seq):
             if not isinstance(it, dict):
                 continue
-            name = it.get("name") if "name" in it else (next(iter(it)) if len(it) == 1 else None)
+            keys = [k for k in it if k != "continue"]
+            name = it.get("name") if "name" in it else (keys[0] if len(keys) == 1 else None)
             body = ({k: v for k, v in it.items() if k != "name"} if "name" in it else it.get(name)) if name else None
             if "name" in it and "seq" in it and len(it) == 2:
                 body = it["seq"]
             path = (*scope, str(name)) if name is not None else None
+            if path is not None and "continue" in it and isinstance(body, list):  # its groups fold, it does not
+                height = max(height, visit(body, path))
+                continue
             if path is not None and path in w.entries and isinstance(body, (list, dict)):
                 inner = (
                     visit(body, path)
@@ -568,7 +582,7 @@ def _instances(
 def _fold(items: list[Any], w: Writer) -> tuple[list[Any], dict[str, tuple[list[str], Any]]]:
     """Fold bottom-up (a group's body is final once the groups inside it are calls), then runs of
     calls into repeats; refs left inline are written as their keys."""
-    folder = Folder(w.paths, {p for path in w.known for p in path})
+    folder = Folder(w.paths, {p for path in w.known for p in path}, w.lists)
     by_height: dict[int, list[Instance]] = {}
     found, holders = _instances(items, w)
     for height, g in found:

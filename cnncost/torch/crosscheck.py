@@ -344,7 +344,10 @@ def crosscheck(spec: ModelSpec, against: Iterable[str] = AGAINST, input_shape: S
         if "fvcore" in against:
             out += check_against_fvcore(a, net, x)
     if "reference" in against and spec.reference:
-        out += check_against_reference(a, spec)
+        if spec.file.startswith("<"):  # imported from a torch source: the module itself, layer by layer
+            out += check_against_module(a, spec.reference)
+        else:
+            out += check_against_reference(a, spec)
     for item in sorted(against):
         if item.startswith("module:"):
             out += check_against_module(a, item.removeprefix("module:"))

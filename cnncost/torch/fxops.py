@@ -81,10 +81,15 @@ ModuleMapper = Callable[[Any, tuple[int, ...], tuple[int, ...]], "tuple[str, Fie
 MODULES: dict[type, ModuleMapper] = {}
 
 
-def maps(*types: type) -> Callable[[ModuleMapper], ModuleMapper]:
+MODULE_OPS: dict[type, str] = {}
+"""What each module class becomes, for the docs (docs/sources.md)."""
+
+
+def maps(*types: type, op: str = "") -> Callable[[ModuleMapper], ModuleMapper]:
     def deco(fn: ModuleMapper) -> ModuleMapper:
         for t in types:
             MODULES[t] = fn
+            MODULE_OPS[t] = op or _ACTS.get(t, "")
         return fn
 
     return deco
@@ -109,7 +114,7 @@ def _conv_fields(m: Any) -> Fields:
     return fields
 
 
-@maps(nn.Conv2d)
+@maps(nn.Conv2d, op="conv")
 def _conv(m: nn.Conv2d, ins: tuple[int, ...], out: tuple[int, ...]) -> tuple[str, Fields]:
     if m.padding_mode != "zeros":
         raise Unsupported(f"Conv2d with padding_mode={m.padding_mode!r}")
@@ -119,7 +124,7 @@ def _conv(m: nn.Conv2d, ins: tuple[int, ...], out: tuple[int, ...]) -> tuple[str
     return "conv", fields
 
 
-@maps(nn.ConvTranspose2d)
+@maps(nn.ConvTranspose2d, op="conv_transpose")
 def _conv_t(m: nn.ConvTranspose2d, ins: tuple[int, ...], out: tuple[int, ...]) -> tuple[str, Fields]:
     fields = _conv_fields(m)
     if _pair(m.output_padding) != 0:
@@ -127,7 +132,7 @@ def _conv_t(m: nn.ConvTranspose2d, ins: tuple[int, ...], out: tuple[int, ...]) -
     return "conv_transpose", fields
 
 
-@maps(nn.Linear)
+@maps(nn.Linear, op="linear")
 def _linear(m: nn.Linear, ins: tuple[int, ...], out: tuple[int, ...]) -> tuple[str, Fields]:
     fields: Fields = {"out": m.out_features} if m.bias is not None else {"out": m.out_features, "bias": False}
     if len(ins) != 1:
@@ -135,7 +140,7 @@ def _linear(m: nn.Linear, ins: tuple[int, ...], out: tuple[int, ...]) -> tuple[s
     return "linear", fields
 
 
-@maps(nn.BatchNorm2d, nn.BatchNorm1d)
+@maps(nn.BatchNorm2d, nn.BatchNorm1d, op="bn")
 def _bn(m: nn.BatchNorm2d, ins: tuple[int, ...], out: tuple[int, ...]) -> tuple[str, Fields]:
     return "bn", _bn_fields(m.eps, m.momentum, m.affine, m.track_running_stats)
 
@@ -153,7 +158,7 @@ def _bn_fields(eps: float, momentum: float | None, affine: bool, track: bool) ->
     return fields
 
 
-@maps(nn.LayerNorm)
+@maps(nn.LayerNorm, op="layernorm")
 def _ln(m: nn.LayerNorm, ins: tuple[int, ...], out: tuple[int, ...]) -> tuple[str, Fields]:
     if len(m.normalized_shape) != 1:
         raise Unsupported(f"LayerNorm over {tuple(m.normalized_shape)} (cnncost normalises one axis)")
@@ -169,7 +174,7 @@ def _ln_fields(dims: str, eps: float, affine: bool) -> Fields:
     return fields
 
 
-@maps(nn.GroupNorm)
+@maps(nn.GroupNorm, op="groupnorm")
 def _gn(m: nn.GroupNorm, ins: tuple[int, ...], out: tuple[int, ...]) -> tuple[str, Fields]:
     fields: Fields = {"groups": m.num_groups}
     if m.eps != 1e-5:
@@ -179,7 +184,7 @@ def _gn(m: nn.GroupNorm, ins: tuple[int, ...], out: tuple[int, ...]) -> tuple[st
     return "groupnorm", fields
 
 
-@maps(nn.LocalResponseNorm)
+@maps(nn.LocalResponseNorm, op="lrn")
 def _lrn(m: nn.LocalResponseNorm, ins: tuple[int, ...], out: tuple[int, ...]) -> tuple[str, Fields]:
     return "lrn", {"size": m.size, "alpha": m.alpha, "beta": m.beta, "k": m.k}
 
@@ -206,22 +211,22 @@ def _act(m: Any, ins: tuple[int, ...], out: tuple[int, ...]) -> tuple[str, Field
     return kind, fields
 
 
-@maps(nn.Sigmoid)
+@maps(nn.Sigmoid, op="sigmoid")
 def _sigmoid(m: Any, ins: tuple[int, ...], out: tuple[int, ...]) -> tuple[str, Fields]:
     return "sigmoid", {}
 
 
-@maps(nn.Tanh)
+@maps(nn.Tanh, op="tanh")
 def _tanh(m: Any, ins: tuple[int, ...], out: tuple[int, ...]) -> tuple[str, Fields]:
     return "tanh", {}
 
 
-@maps(nn.GELU)
+@maps(nn.GELU, op="gelu")
 def _gelu(m: nn.GELU, ins: tuple[int, ...], out: tuple[int, ...]) -> tuple[str, Fields]:
     return "gelu", {"approximate": m.approximate} if m.approximate != "none" else {}
 
 
-@maps(nn.Softmax)
+@maps(nn.Softmax, op="softmax")
 def _softmax(m: nn.Softmax, ins: tuple[int, ...], out: tuple[int, ...]) -> tuple[str, Fields]:
     dim = m.dim if m.dim is not None else 1
     if dim < 0:
@@ -240,7 +245,7 @@ def _pool_fields(m: Any, ins: tuple[int, ...]) -> Fields:
     return fields
 
 
-@maps(nn.MaxPool2d)
+@maps(nn.MaxPool2d, op="maxpool")
 def _maxpool(m: nn.MaxPool2d, ins: tuple[int, ...], out: tuple[int, ...]) -> tuple[str, Fields]:
     fields = _pool_fields(m, ins)
     if _pair(m.dilation) != 1:
@@ -250,7 +255,7 @@ def _maxpool(m: nn.MaxPool2d, ins: tuple[int, ...], out: tuple[int, ...]) -> tup
     return "maxpool", fields
 
 
-@maps(nn.AvgPool2d)
+@maps(nn.AvgPool2d, op="avgpool")
 def _avgpool(m: nn.AvgPool2d, ins: tuple[int, ...], out: tuple[int, ...]) -> tuple[str, Fields]:
     fields = _pool_fields(m, ins)
     if not m.count_include_pad:
@@ -262,28 +267,28 @@ def _avgpool(m: nn.AvgPool2d, ins: tuple[int, ...], out: tuple[int, ...]) -> tup
     return "avgpool", fields
 
 
-@maps(nn.AdaptiveAvgPool2d)
+@maps(nn.AdaptiveAvgPool2d, op="global_avgpool or adaptive_avgpool")
 def _adaptive_avg(m: nn.AdaptiveAvgPool2d, ins: tuple[int, ...], out: tuple[int, ...]) -> tuple[str, Fields]:
     size = _pair(m.output_size)
     return ("global_avgpool", {}) if size == 1 else ("adaptive_avgpool", {"out": size})
 
 
-@maps(nn.AdaptiveMaxPool2d)
+@maps(nn.AdaptiveMaxPool2d, op="adaptive_maxpool")
 def _adaptive_max(m: nn.AdaptiveMaxPool2d, ins: tuple[int, ...], out: tuple[int, ...]) -> tuple[str, Fields]:
     return "adaptive_maxpool", {"out": _pair(m.output_size)}
 
 
-@maps(nn.Dropout, nn.Dropout2d)
+@maps(nn.Dropout, op="dropout")
 def _dropout(m: nn.Dropout, ins: tuple[int, ...], out: tuple[int, ...]) -> tuple[str, Fields]:
     return "dropout", {"p": m.p, "inplace": bool(m.inplace)}
 
 
-@maps(nn.Identity)
+@maps(nn.Identity, op="(nothing: the input goes on)")
 def _identity(m: Any, ins: tuple[int, ...], out: tuple[int, ...]) -> None:
     return None
 
 
-@maps(nn.Flatten)
+@maps(nn.Flatten, op="flatten")
 def _flatten(m: nn.Flatten, ins: tuple[int, ...], out: tuple[int, ...]) -> tuple[str, Fields] | None:
     if out == ins:
         return None
@@ -292,7 +297,7 @@ def _flatten(m: nn.Flatten, ins: tuple[int, ...], out: tuple[int, ...]) -> tuple
     return "flatten", {}
 
 
-@maps(nn.Upsample, nn.UpsamplingNearest2d, nn.UpsamplingBilinear2d)
+@maps(nn.Upsample, nn.UpsamplingNearest2d, nn.UpsamplingBilinear2d, op="upsample")
 def _upsample(m: nn.Upsample, ins: tuple[int, ...], out: tuple[int, ...]) -> tuple[str, Fields]:
     return "upsample", _upsample_fields(m.mode, m.size, m.scale_factor, m.align_corners, out)
 
@@ -313,7 +318,7 @@ def _upsample_fields(mode: str, size: Any, scale: Any, align: bool | None, out: 
     return fields
 
 
-@maps(nn.ZeroPad2d, nn.ConstantPad2d, nn.ReflectionPad2d, nn.ReplicationPad2d)
+@maps(nn.ZeroPad2d, nn.ConstantPad2d, nn.ReflectionPad2d, nn.ReplicationPad2d, op="pad")
 def _padmod(m: Any, ins: tuple[int, ...], out: tuple[int, ...]) -> tuple[str, Fields]:
     left, right, top, bottom = m.padding
     mode = {"ReflectionPad2d": "reflect", "ReplicationPad2d": "replicate"}.get(type(m).__name__, "constant")
@@ -325,7 +330,7 @@ def _padmod(m: Any, ins: tuple[int, ...], out: tuple[int, ...]) -> tuple[str, Fi
     return "pad", fields
 
 
-@maps(nn.ChannelShuffle)
+@maps(nn.ChannelShuffle, op="channel_shuffle")
 def _shuffle(m: nn.ChannelShuffle, ins: tuple[int, ...], out: tuple[int, ...]) -> tuple[str, Fields]:
     return "channel_shuffle", {"groups": m.groups}
 
@@ -335,10 +340,15 @@ Handler = Callable[["Converter", tuple[str, ...], list[Any], dict[str, Any], Any
 FUNCTIONS: dict[str, Handler] = {}
 
 
-def handles(*names: str) -> Callable[[Handler], Handler]:
+FUNCTION_OPS: dict[str, str] = {}
+"""What each function or method becomes, for the docs."""
+
+
+def handles(*names: str, op: str) -> Callable[[Handler], Handler]:
     def deco(fn: Handler) -> Handler:
         for n in names:
             FUNCTIONS[n] = fn
+            FUNCTION_OPS[n] = op
         return fn
 
     return deco
@@ -399,6 +409,7 @@ def _make_act(fname: str) -> Handler:
 
 for _n in _ACT_FUNCS:
     FUNCTIONS[_n] = _make_act(_n)
+    FUNCTION_OPS[_n] = _ACT_FUNCS[_n]
 
 
 def _binary(kind: str, inplace: bool) -> Handler:
@@ -437,6 +448,10 @@ for _kind, _names in {
 }.items():
     for _n in _names:
         FUNCTIONS[_n] = _binary(_kind, _n.startswith("i") or _n.endswith("_"))
+        FUNCTION_OPS[_n] = {
+            "mul": "mul, scale (by a number) or layer_scale (by a parameter)",
+            "div": "scale (by 1 / a number)",
+        }.get(_kind, _kind)
 
 
 def _layer_scale(c: Converter, p: ParamRef, x: int, out: Any) -> Any:
@@ -452,7 +467,7 @@ def _layer_scale(c: Converter, p: ParamRef, x: int, out: Any) -> Any:
     )
 
 
-@handles("cat", "concat", "concatenate")
+@handles("cat", "concat", "concatenate", op="concat")
 def _cat(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str, Any], out: Any) -> Any:
     parts = _arg(args, kw, 0, "tensors")
     dim = _arg(args, kw, 1, "dim", 0)
@@ -464,12 +479,12 @@ def _cat(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str, An
     return c.add(scope, "concat", {}, ins, out_shape(out))
 
 
-@handles("flatten")
+@handles("flatten", op="flatten")
 def _flatten_f(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str, Any], out: Any) -> Any:
     return _reshape(c, scope, c.tensor(args[0], scope), out_shape(out))
 
 
-@handles("view", "reshape", "squeeze", "unsqueeze")
+@handles("view", "reshape", "squeeze", "unsqueeze", op="flatten, channel_shuffle (view, transpose, view), or nothing")
 def _view(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str, Any], out: Any) -> Any:
     src = args[0]
     if isinstance(src, ParamRef):
@@ -493,7 +508,7 @@ def _reshape(c: Converter, scope: tuple[str, ...], x: int, new: tuple[int, ...])
     raise Unsupported(f"a reshape of {c.shape(x)} to {new}")
 
 
-@handles("transpose")
+@handles("transpose", op="permute")
 def _transpose(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str, Any], out: Any) -> Any:
     src = args[0]
     d0, d1 = sorted((_arg(args, kw, 1, "dim0"), _arg(args, kw, 2, "dim1")))
@@ -509,7 +524,7 @@ def _transpose(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[s
     return c.add(scope, "permute", {"order": order}, (x,), out_shape(out))
 
 
-@handles("permute")
+@handles("permute", op="permute")
 def _permute(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str, Any], out: Any) -> Any:
     x = c.tensor(args[0], scope)
     dims = list(args[1]) if len(args) == 2 and isinstance(args[1], (list, tuple)) else list(args[1:])
@@ -521,7 +536,7 @@ def _permute(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str
     return c.add(scope, "permute", {"order": [d - 1 for d in dims[1:]]}, (x,), out_shape(out))
 
 
-@handles("contiguous", "clone", "detach", "float", "to", "type_as")
+@handles("contiguous", "clone", "detach", "float", "to", "type_as", op="(nothing: the input goes on)")
 def _same(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str, Any], out: Any) -> Any:
     if isinstance(args[0], Grouped):
         return args[0]
@@ -530,7 +545,7 @@ def _same(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str, A
     return c.tensor(args[0], scope)
 
 
-@handles("mean")
+@handles("mean", op="mean (+ flatten without keepdim)")
 def _mean(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str, Any], out: Any) -> Any:
     x = c.tensor(args[0], scope)
     nd = len(c.shape(x)) + 1
@@ -558,9 +573,11 @@ def _adaptive_f(kind: str) -> Handler:
 
 FUNCTIONS["adaptive_avg_pool2d"] = _adaptive_f("avg")
 FUNCTIONS["adaptive_max_pool2d"] = _adaptive_f("max")
+FUNCTION_OPS["adaptive_avg_pool2d"] = "global_avgpool or adaptive_avgpool"
+FUNCTION_OPS["adaptive_max_pool2d"] = "adaptive_maxpool"
 
 
-@handles("max_pool2d", "avg_pool2d", "max_pool2d_with_indices")
+@handles("max_pool2d", "avg_pool2d", "max_pool2d_with_indices", op="maxpool or avgpool")
 def _pool_f(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str, Any], out: Any) -> Any:
     """``F.max_pool2d(x, k, stride, padding, dilation, ceil_mode)``, ``F.avg_pool2d(x, k, stride, padding,
     ceil_mode, count_include_pad)`` (torchvision's Inception calls them so)."""
@@ -589,7 +606,7 @@ def _pool_f(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str,
     return c.add(scope, "maxpool" if "max" in str(c.current) else "avgpool", fields, (x,), out_shape(out))
 
 
-@handles("interpolate", "upsample")
+@handles("interpolate", "upsample", op="upsample")
 def _interp(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str, Any], out: Any) -> Any:
     x = c.tensor(args[0], scope)
     size = _arg(args, kw, 1, "size")
@@ -600,7 +617,7 @@ def _interp(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str,
     return c.add(scope, "upsample", fields, (x,), out_shape(out))
 
 
-@handles("pad")
+@handles("pad", op="pad")
 def _pad_f(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str, Any], out: Any) -> Any:
     x = c.tensor(args[0], scope)
     pad = list(_arg(args, kw, 1, "pad"))
@@ -617,19 +634,19 @@ def _pad_f(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str, 
     return c.add(scope, "pad", fields, (x,), out_shape(out))
 
 
-@handles("dropout")
+@handles("dropout", op="(nothing at inference)")
 def _dropout_f(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str, Any], out: Any) -> Any:
     return c.tensor(args[0], scope)  # the identity at inference, where the trace runs
 
 
-@handles("softmax")
+@handles("softmax", op="softmax")
 def _softmax_f(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str, Any], out: Any) -> Any:
     x = c.tensor(args[0], scope)
     dim = _dim(_arg(args, kw, 1, "dim", 1), len(c.shape(x)) + 1)
     return c.add(scope, "softmax", {"dim": dim - 1}, (x,), None)
 
 
-@handles("layer_norm")
+@handles("layer_norm", op="layernorm")
 def _ln_f(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str, Any], out: Any) -> Any:
     x = c.tensor(args[0], scope)
     shape = tuple(_arg(args, kw, 1, "normalized_shape"))
@@ -640,7 +657,7 @@ def _ln_f(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str, A
     return _owned(c, scope, "layernorm", _ln_fields("last", eps, w is not None), (x,), (w, b))
 
 
-@handles("batch_norm")
+@handles("batch_norm", op="bn")
 def _bn_f(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str, Any], out: Any) -> Any:
     x = c.tensor(args[0], scope)
     mean, var, w, b = (_arg(args, kw, i, n) for i, n in enumerate(("running_mean", "running_var", "weight", "bias"), 1))
@@ -649,7 +666,7 @@ def _bn_f(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str, A
     return _owned(c, scope, "bn", fields, (x,), (w, b, mean, var))
 
 
-@handles("conv2d")
+@handles("conv2d", op="conv")
 def _conv_f(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str, Any], out: Any) -> Any:
     x = c.tensor(args[0], scope)
     w, b = _arg(args, kw, 1, "weight"), _arg(args, kw, 2, "bias")
@@ -670,7 +687,7 @@ def _conv_f(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str,
     return _owned(c, scope, "conv", fields, (x,), (w, b))
 
 
-@handles("linear")
+@handles("linear", op="linear")
 def _linear_f(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str, Any], out: Any) -> Any:
     x = c.tensor(args[0], scope)
     w, b = _arg(args, kw, 1, "weight"), _arg(args, kw, 2, "bias")
@@ -697,7 +714,7 @@ def _owned(
     return c.add(scope, kind, fields, ins, None)
 
 
-@handles("getitem")
+@handles("getitem", op="slice (x[:, a:b])")
 def _getitem(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str, Any], out: Any) -> Any:
     obj, idx = args
     if isinstance(obj, Parts):
@@ -727,7 +744,7 @@ def _channel_slice(c: Converter, scope: tuple[str, ...], x: TensorId, idx: Any, 
     raise Unsupported(f"indexing a tensor with {idx!r} (cnncost slices channels: x[:, a:b])")
 
 
-@handles("chunk", "split", "tensor_split")
+@handles("chunk", "split", "tensor_split", op="slice")
 def _chunk(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str, Any], out: Any) -> Any:
     x = c.tensor(args[0], scope)
     if _dim(_arg(args, kw, 2, "dim", 0), len(c.shape(x)) + 1) != 1:
@@ -739,13 +756,13 @@ def _chunk(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str, 
     return Parts(x, tuple(bounds), scope)
 
 
-@handles("channel_shuffle")
+@handles("channel_shuffle", op="channel_shuffle")
 def _shuffle_f(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str, Any], out: Any) -> Any:
     x = c.tensor(args[0], scope)
     return c.add(scope, "channel_shuffle", {"groups": _arg(args, kw, 1, "groups")}, (x,), None)
 
 
-@handles("stochastic_depth", "drop_path")
+@handles("stochastic_depth", "drop_path", op="(nothing at inference)")
 def _drop_path(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[str, Any], out: Any) -> Any:
     return c.tensor(args[0], scope)  # the identity at inference
 
@@ -755,3 +772,26 @@ def register_timm(leaves: tuple[type, ...]) -> None:
     pool whose mapper sets TensorFlow's padding, ``pad: same``."""
     for cls, mapper in zip(leaves, (_conv, _maxpool, _avgpool), strict=False):
         MODULES.setdefault(cls, mapper)
+
+
+def mapping_markdown() -> str:
+    """The docs' table of what the tracer reads (docs/sources.md): each torch module and function, by the
+    cnncost op it becomes; anything else is an error that names it (or, allowed, an ``opaque`` layer)."""
+    from cnncost.torch.trace import LIBRARY_FUNCTIONS, _timm_leaves
+
+    leaves = _timm_leaves()
+    register_timm(leaves)
+    for cls, op in zip(leaves, ("conv (pad: same)", "maxpool (pad: same)", "avgpool (pad: same)"), strict=False):
+        MODULE_OPS[cls] = op
+    by_op: dict[str, tuple[list[str], list[str]]] = {}
+    for cls, op in MODULE_OPS.items():
+        module = "nn" if cls.__module__.startswith("torch.nn") else cls.__module__
+        by_op.setdefault(op, ([], []))[0].append(f"`{module}.{cls.__qualname__}`")
+    shown = {v: k for k, v in LIBRARY_FUNCTIONS.items()}
+    for name, op in FUNCTION_OPS.items():
+        by_op.setdefault(op, ([], []))[1].append(f"`{shown.get(name, name)}`")
+    lines = ["| becomes | torch modules | functions and tensor methods |", "|---|---|---|"]
+    for op in sorted(by_op, key=lambda o: (o.startswith("("), o)):
+        mods, funcs = by_op[op]
+        lines.append(f"| {op} | {', '.join(sorted(mods))} | {', '.join(sorted(funcs))} |")
+    return "\n".join(lines) + "\n"

@@ -112,6 +112,12 @@ def build_source(text: str) -> tuple[nn.Module, tuple[int, ...]]:
     one (segmentation, detection: ImageNet backbone weights by default), ``weights_backbone=None``:
     nothing is ever downloaded."""
     src = parse_source(text)
+    for key in ("weights", "weights_backbone", "pretrained", "pretrained_backbone", "checkpoint_path"):
+        if src.kwargs.get(key) not in (None, False, ""):
+            raise SpecError(
+                f"{text}: {key}={src.kwargs[key]!r} would load trained weights",
+                expected="random init: cnncost never downloads weights (they change no count)",
+            )
     shape: tuple[int, ...] | None = None
     try:
         if src.kind == "torchvision":

@@ -206,11 +206,34 @@ LIBRARY_FUNCTIONS = {
 """Functions of torchvision and timm that fx keeps as calls (``torch.fx.wrap``), by the op they are."""
 
 
+def _module_name(cls: type) -> str:
+    """``nn.PixelShuffle``, ``timm.layers.split_attn.RadixSoftmax``: how a user would write the class."""
+    module = cls.__module__
+    if module.startswith("torch.nn.modules"):
+        module = "nn"
+    return f"{module}.{cls.__qualname__}"
+
+
+def _call_name(node: fx.Node) -> str:
+    """``torch.fft.rfft2``, ``Tensor.abs``, ``mylib.blur``: how a user would write the call."""
+    if node.op == "call_method":
+        return f"Tensor.{node.target}"
+    try:
+        return str(torch.overrides.resolve_name(node.target) or _fname(node))
+    except Exception:
+        return _fname(node)
+
+
 @dataclass
 class Converter:
+    """Turns the fx nodes, in order, into layers: each node's value becomes a layer id (a tensor), a
+    ``ParamRef``/``Parts``/``Grouped``, or the Python value itself (shape arithmetic)."""
+
     gm: fx.GraphModule
     values: dict[fx.Node, Any]
     classes: dict[tuple[str, ...], str]
+    root: str = "Module"
+    """The traced model's class, for calls in its own forward."""
     layers: list[Layer] = field(default_factory=list)
     shapes: list[tuple[int, ...]] = field(default_factory=list)
     ids: dict[fx.Node, Any] = field(default_factory=dict)
@@ -282,7 +305,8 @@ class Converter:
             try:
                 self.node(node)
             except Unsupported as exc:
-                where = ".".join(node.meta.get("cnncost_path") or node.meta.get("cnncost_scope") or ()) or "forward"
+                path = node.meta.get("cnncost_path") or node.meta.get("cnncost_scope") or ()
+                where = ".".join(path) or f"{self.root}.forward"
                 self.problems.append((str(exc), where))
                 out = self.values.get(node)
                 if isinstance(out, torch.Tensor):  # go on, counted as zero, to list every problem at once
@@ -334,7 +358,7 @@ class Converter:
                     mapper = f
                     break
         if mapper is None:
-            raise Unsupported(f"{type(m).__module__}.{type(m).__name__} (no cnncost op)")
+            raise Unsupported(_module_name(type(m)))
         in_shape = self.shape(x)
         res = mapper(m, in_shape, out_shape(out))
         if res is None:  # the identity: nothing to count
@@ -353,7 +377,7 @@ class Converter:
         if handler is None:
             if not isinstance(out, torch.Tensor) and not has_tensor(out):
                 return out  # shape arithmetic, x.size(0), asserts: plain Python values
-            raise Unsupported(f"{name}() (no cnncost op)")
+            raise Unsupported(_call_name(node))
         args = [self.value(a) for a in node.args]
         kwargs = {k: self.value(v) for k, v in node.kwargs.items()}
         self.current = name
@@ -392,7 +416,7 @@ def _convert(model: nn.Module, input_shape: tuple[int, ...], label: str) -> tupl
             f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}",
             expected="the input size the model takes (--input C×H×W)",
         ) from None
-    conv = Converter(gm, values, tracer.classes)
+    conv = Converter(gm, values, tracer.classes, type(model).__name__)
     conv.run()
     return conv, tracer
 
