@@ -5,10 +5,11 @@ Results go to stdout, warnings and errors to stderr; a user error exits 2, no tr
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -105,6 +106,29 @@ def parse_input(text: str | None, default: tuple[int, ...]) -> tuple[int, ...] |
     return dims
 
 
+def input_note(text: str | None, shape: tuple[int, ...] | None) -> str:
+    """`` (--input 224 was read as 3×224×224, C from the model)`` when ``--input`` gave fewer parts than the
+    shape it became (H×W or N): said with an error, which may come from reading it otherwise. Else ``''``."""
+    if text is None or shape is None:
+        return ""
+    parts = len(text.lower().replace("×", "x").split("x"))
+    if parts >= len(shape) or len(shape) != 3:
+        return ""
+    return f" (--input {text} was read as {'×'.join(map(str, shape))}, C from the model)"
+
+
+@contextlib.contextmanager
+def reading_input(text: str | None, shape: tuple[int, ...] | None) -> Iterator[None]:
+    """A ``SpecError`` raised inside, with ``input_note`` appended to its message."""
+    try:
+        yield
+    except SpecError as exc:
+        note = input_note(text, shape)
+        if not note:
+            raise
+        raise exc.noted(note) from None
+
+
 AllowOpt = Annotated[
     bool,
     typer.Option(
@@ -125,7 +149,8 @@ def load(name: str, input: str | None = None, allow_unsupported: bool = False) -
     if shape is not None and is_source(name) and tuple(shape) != tuple(spec.input):
         from cnncost.torch.importer import load_source
 
-        spec = load_source(name, tuple(shape), allow_unsupported)
+        with reading_input(input, shape):
+            spec = load_source(name, tuple(shape), allow_unsupported)
     return spec, shape
 
 
@@ -158,6 +183,7 @@ def table(
         str, typer.Option("--params", help="torch (trainable) | keras (+ BN moving stats, as model.summary() counts)")
     ] = "torch",
     mode: ModeOpt = "inference",
+    rf: Annotated[bool, typer.Option("--rf", help="Receptive field, jump and start per row")] = False,
     allow_unsupported: AllowOpt = False,
     format: FormatOpt = "rich",
 ) -> None:
@@ -171,7 +197,8 @@ def table(
     check_choice(convention, list(CONVENTIONS), "--convention")
     check_choice(params, PARAM_CONVENTIONS, "--params")
     spec, shape = load(model, input, allow_unsupported)
-    a = analyze(spec, shape, batch, mode)
+    with reading_input(input, shape):
+        a = analyze(spec, shape, batch, mode)
     print_warnings(a.warnings)
     render(
         layer_table(
@@ -182,6 +209,7 @@ def table(
             dtype=dtype,
             dtype_bytes=dtype_bytes(dtype),
             params=params,
+            rf=rf,
         ),
         format,
     )
@@ -215,6 +243,25 @@ def verify(
             "Default: torch, fvcore, reference and paper when torch is installed, else paper"
         ),
     ] = None,
+    input: Annotated[
+        str | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help="Input C×H×W for the torch checks (or H×W, or N: C from the model); the paper checks stay at "
+            "the input each published number is for",
+        ),
+    ] = None,
+    batch: Annotated[
+        int,
+        typer.Option(
+            "--batch",
+            "-b",
+            min=1,
+            help="Accepted for symmetry with table and memory; the torch checks always run at batch 1 (every "
+            "count they compare is per sample) and the paper checks are batch-free",
+        ),
+    ] = 1,
     format: FormatOpt = "rich",
 ) -> None:
     """Check specs exactly against torch, fvcore, the reference model, and published numbers."""
@@ -224,7 +271,6 @@ def verify(
     from cnncost.report.sink import FORMATS, render
     from cnncost.report.verify import verify_report
     from cnncost.spec.catalog import all_models as catalog
-    from cnncost.spec.catalog import load_model
 
     check_choice(format, FORMATS, "--format")
     has_torch = importlib.util.find_spec("torch") is not None
@@ -241,21 +287,12 @@ def verify(
         names = sorted({target for _, target in catalog().values()})
     if not names:
         raise SpecError("no model given", expected="MODEL ... or --all")
-    specs = [load_model(n) for n in names]
-    paper = [r for s in specs for r in check_model(s)] if "paper" in wanted else []
+    loaded = [load(n, input) for n in names]
+    paper = [r for s, _ in loaded for r in check_model(s)] if "paper" in wanted else []
     checks: list[Any] = []
     torch_checks = [a for a in wanted if a != "paper"]
     if torch_checks:
-        from rich.progress import Progress
-
-        from cnncost.torch.crosscheck import crosscheck
-
-        with Progress(transient=True, console=_stderr_console()) as progress:
-            task = progress.add_task("instantiating models", total=len(specs))
-            for s in specs:
-                progress.update(task, description=f"checking {s.name}")
-                checks += crosscheck(s, torch_checks)
-                progress.advance(task)
+        checks = run_torch_checks(loaded, torch_checks, input)
     report = verify_report(paper, checks)
     render(report, format)
     if report.data["summary"]["fail"]:
@@ -264,6 +301,47 @@ def verify(
                 for d in c.details:
                     print(f"  {c.model}: {d}", file=sys.stderr)
         raise typer.Exit(1)
+
+
+def run_torch_checks(
+    loaded: list[tuple[Any, tuple[int, ...] | None]], against: list[str], input: str | None
+) -> list[Any]:
+    """``verify``'s torch checks of each (spec, input shape); torch running out of memory is a ``SpecError``."""
+    from cnncost.torch.bench import is_oom
+    from cnncost.torch.crosscheck import crosscheck
+
+    checks: list[Any] = []
+    with _progress() as progress:
+        task = progress.add_task("instantiating models", total=len(loaded))
+        for spec, shape in loaded:
+            progress.update(task, description=f"checking {spec.name}")
+            try:
+                with reading_input(input, shape):
+                    checks += crosscheck(spec, against, shape)
+            except (MemoryError, RuntimeError) as exc:
+                if not is_oom(exc):
+                    raise
+                raise out_of_memory(spec, shape, exc) from None
+            progress.advance(task)
+    return checks
+
+
+def out_of_memory(spec: Any, shape: tuple[int, ...] | None, exc: BaseException) -> SpecError:
+    """The one-line error for torch running out of memory in ``verify``'s checks, with what they need."""
+    from cnncost.analysis.cost import analyze
+    from cnncost.analysis.memory import memory as memory_of
+    from cnncost.ops.base import fmt_shape
+    from cnncost.report.numbers import human_bytes
+
+    a = analyze(spec, shape)
+    needs = human_bytes(memory_of(a).inference_total_bytes)
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return SpecError(
+        f"{spec.name} at input {fmt_shape(a.input_shape)}: the torch checks need {needs} (parameters, buffers and "
+        f"peak live activations, fp32, batch 1, before torch's own overhead) and ran out of memory: "
+        f"{type(exc).__name__}: {first}".rstrip(": "),
+        expected="a smaller --input, fewer --against checks, or a machine with more memory",
+    )
 
 
 def split_top(text: str) -> list[str]:
@@ -281,16 +359,21 @@ def split_top(text: str) -> list[str]:
     return [p for p in parts if p]
 
 
-def _stderr_console() -> Any:
+def _progress() -> Any:
+    """A transient progress line on stderr when it is a terminal; elsewhere none (not even its blank line:
+    an error stays the one line on stderr)."""
     from rich.console import Console
+    from rich.progress import Progress
 
-    return Console(stderr=True)
+    console = Console(stderr=True)
+    return Progress(transient=True, console=console, disable=not console.is_terminal)
 
 
 @app.command()
 @user_errors
 def compare(
     models: Annotated[list[str], typer.Argument(help="Two or more models (names, aliases or spec paths)")],
+    input: InputOpt = None,
     batch: BatchOpt = 1,
     dtype: DtypeOpt = "fp32",
     convention: ConventionOpt = "macs",
@@ -306,7 +389,6 @@ def compare(
     from cnncost.analysis.memory import memory as memory_of
     from cnncost.report.compare import compare_reports
     from cnncost.report.sink import FORMATS, render
-    from cnncost.spec.catalog import load_model
 
     check_choice(format, FORMATS, "--format")
     check_choice(convention, list(CONVENTIONS), "--convention")
@@ -314,7 +396,9 @@ def compare(
         raise SpecError("compare needs at least two models", expected="cnncost compare resnet50 resnext50")
     items = []
     for name in models:
-        a = analyze(load_model(name), None, batch, mode)
+        spec, shape = load(name, input)
+        with reading_input(input, shape):
+            a = analyze(spec, shape, batch, mode)
         items.append((a, memory_of(a, dtype_bytes(dtype), optimizer)))
     main, stages = compare_reports(items, convention)
     if format in ("json", "csv"):  # one document, one table: the stages are in the JSON, not the CSV
@@ -343,13 +427,13 @@ def memory(
     from cnncost.analysis.memory import memory as memory_of
     from cnncost.report.memory import memory_report
     from cnncost.report.sink import FORMATS, render
-    from cnncost.spec.catalog import load_model
 
     check_choice(format, FORMATS, "--format")
     results = []
     for name in models:
-        spec = load_model(name)
-        a = analyze(spec, parse_input(input, spec.input), batch)
+        spec, shape = load(name, input)
+        with reading_input(input, shape):
+            a = analyze(spec, shape, batch)
         results.append((spec.name, memory_of(a, dtype_bytes(dtype), optimizer, amp)))
     render(memory_report(results), format)
 
@@ -442,13 +526,15 @@ def bench(
     import json
     from pathlib import Path
 
-    from rich.progress import Progress
-
     from cnncost.report.bench import bench_report
     from cnncost.report.sink import FORMATS, render
     from cnncost.spec.catalog import load_model
 
     check_choice(format, FORMATS, "--format")
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        raise SpecError("cnncost bench needs torch", expected="pip install 'cnncost[torch]'")
     try:
         batches = tuple(int(b) for b in batch.replace(" ", "").split(",") if b)
     except ValueError:
@@ -478,7 +564,7 @@ def bench(
     )
     check(specs, cfg)
     jobs = [(s.name, b) for s in specs for b in batches]
-    with Progress(transient=True, console=_stderr_console()) as progress:
+    with _progress() as progress:
         task = progress.add_task(f"{device} peak, then {jobs[0][0]} batch {jobs[0][1]}", total=len(jobs))
         done = 0
 

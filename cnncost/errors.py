@@ -5,6 +5,7 @@ The CLI prints ``SpecError`` on stderr and exits 2; nothing else is a user error
 
 from __future__ import annotations
 
+import copy
 import difflib
 import math
 from collections.abc import Collection, Mapping
@@ -36,6 +37,14 @@ class SpecError(Exception):
         self.line = self.line or line
         self.path = self.path or path
         return self
+
+    def noted(self, note: str) -> SpecError:
+        """A copy with ``note`` appended to the message (``' (--input 224 was read as ...)'``), its file, line,
+        path and expectation kept; the original is left as it was."""
+        new = copy.copy(self)
+        new.message = self.message + note
+        new.args = (new.message,)
+        return new
 
     def __str__(self) -> str:
         where = ""

@@ -288,7 +288,8 @@ def test_an_error_at_another_input_says_which(monkeypatch, capsys):
     assert code == 2
     assert err.startswith("error: ") and err.endswith(
         ": stage2.pool: maxpool: kernel 2 is larger than the padded input 1+0+0 = 1 (rows), "
-        "at input 3×3×224, not the spec's 3×224×224 (expected a kernel that fits its padded input)\n"
+        "at input 3×3×224, not the spec's 3×224×224 (--input 3x224 was read as 3×3×224, C from the model) "
+        "(expected a kernel that fits its padded input)\n"
     )
 
 

@@ -1,6 +1,6 @@
-"""The op registry is complete: every kind has a torch builder, a saved-tensor rule, an fvcore
-rule and examples, and every example agrees exactly with torch, fvcore, FlopCounterMode and
-autograd's saved tensors. A class missing a piece cannot be registered."""
+"""The op registry is complete: every kind has a torch builder, a saved-tensor rule, a window (its
+receptive-field geometry), an fvcore rule and examples, and every example agrees exactly with torch,
+fvcore, FlopCounterMode and autograd's saved tensors. A class missing a piece cannot be registered."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from cnncost import analyze, load_model
 from cnncost.ops import REGISTRY, Example, Field, Op, op_classes
-from cnncost.ops.base import MOVES_DATA, SAVES_NOTHING, RegistrationError, register
+from cnncost.ops.base import MOVES_DATA, SAVES_NOTHING, RegistrationError, identity_window, register
 
 EXAMPLES = [pytest.param(cls, ex, id=f"{cls.kind}-{i}") for cls in op_classes() for i, ex in enumerate(cls.examples)]
 
@@ -38,7 +38,7 @@ def test_every_kind_is_complete():
     assert missing_builders() == []
     for cls in op_classes():
         assert cls.__doc__ or cls.fvcore, cls
-        assert cls.saved is not Op.saved and cls.fvcore and cls.examples
+        assert cls.saved is not Op.saved and cls.window is not Op.window and cls.fvcore and cls.examples
 
 
 torch = pytest.importorskip("torch")
@@ -87,6 +87,7 @@ def _complete(**overrides):
         "fvcore": "0",
         "examples": (Example((1,), "[probe_op]"),),
         "saved": lambda self, ins, out: SAVES_NOTHING,
+        "window": identity_window,
         **overrides,
     }
     return type("Probe", (Op,), {k: v for k, v in body.items() if v is not None})
@@ -97,6 +98,7 @@ def _complete(**overrides):
     [
         ({"op_class": "activation"}, "op_class 'activation' is not one of"),
         ({"saved": None}, "no saved() rule"),
+        ({"window": None}, "no window() rule"),
         ({"fvcore": None}, "no fvcore text"),
         ({"examples": None}, "no examples"),
         ({"fields": {"alpha": Field("float", 1.0)}}, "fields without a typed attribute: alpha"),

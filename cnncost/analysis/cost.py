@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, NamedTuple
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cnncost.analysis.conventions import CONVENTIONS, OP_CLASSES
 from cnncost.errors import SpecError, SpecWarning, check_choice
@@ -16,6 +17,9 @@ from cnncost.graph import Graph
 from cnncost.ops.base import ParamCount, Shape, numel
 from cnncost.spec.expand import expand
 from cnncost.spec.family import ModelSpec
+
+if TYPE_CHECKING:
+    from cnncost.analysis.receptive import ReceptiveField
 
 NO_PARAMS = ParamCount()
 
@@ -118,6 +122,13 @@ class Analysis:
     graph: Graph
     mode: str = "inference"
     """``inference`` or ``training``: whether training-only side heads' operations are counted."""
+
+    @cached_property
+    def receptive(self) -> tuple[ReceptiveField, ...]:
+        """Each node's receptive field, in node order (``layers[i]`` is node i), computed when first asked."""
+        from cnncost.analysis.receptive import receptive_fields
+
+        return receptive_fields(self.graph)
 
     @property
     def training_only_heads(self) -> bool:

@@ -11,7 +11,19 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from cnncost.ops.base import SAVES_OUTPUT, Example, Field, Op, Saved, Shape, numel, register, saves_input
+from cnncost.ops.base import (
+    SAVES_OUTPUT,
+    Example,
+    Field,
+    Op,
+    Saved,
+    Shape,
+    identity_window,
+    numel,
+    register,
+    saves_input,
+)
+from cnncost.ops.window import Window, along
 
 _NOT_COUNTED = "0: fvcore counts no activations"
 
@@ -27,6 +39,8 @@ class Activation(Op):
     """Backward reads the output (relu, sigmoid, tanh) rather than the input."""
     inplace_copies: ClassVar[bool] = False
     """In place, torch first saves a copy of the input (relu6, silu, hardswish, hardsigmoid)."""
+
+    window = identity_window
 
     def other_ops(self, ins: list[Shape], out: Shape) -> int:
         return numel(out)
@@ -199,6 +213,10 @@ class Softmax(Op):
 
     def other_ops(self, ins: list[Shape], out: Shape) -> int:
         return 3 * numel(out)
+
+    def window(self, ins: list[Shape], out: Shape, arg: int = 0) -> Window:
+        """Every position of axis ``dim`` (the channels by default: positions stay apart)."""
+        return along(len(ins[0]), self.dim)
 
     def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
         """The output (softmax's gradient is written in terms of it)."""

@@ -3,7 +3,7 @@
 A layer in a spec is ``{kind: {field: value, ...}}``. The class registered under ``kind``
 declares its fields (type, default, aliases); ``Op.resolve`` validates and evaluates them,
 so each op validates itself. ``register`` refuses a class that does not say everything the
-passes need (op class, saved tensors, fvcore rule, an example), so a new layer type can never
+passes need (op class, saved tensors, window, fvcore rule, an example), so a new layer type can never
 fall silently into an ``else`` or surface as a user error at run time.
 """
 
@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar, NamedTuple
 
 from cnncost.errors import SpecError
+from cnncost.ops.window import IDENTITY, Window
 from cnncost.spec.expr import evaluate
 
 Shape = tuple[int, ...]
@@ -95,7 +96,7 @@ class Op:
     """One layer type: everything the engine, the memory pass and the docs know about it.
 
     Subclasses set ``kind``, ``fields`` (each also declared as a typed attribute), ``op_class``,
-    ``fvcore``, ``examples`` and define ``saved``; ``register`` refuses a class that lacks one.
+    ``fvcore``, ``examples`` and define ``saved`` and ``window``; ``register`` refuses a class that lacks one.
     Instances are immutable: the expander shares one between identical layers.
     """
 
@@ -190,9 +191,20 @@ class Op:
         """Transient bytes torch's CPU kernel allocates besides the output while the op runs."""
         return 0
 
+    def window(self, ins: list[Shape], out: Shape, arg: int = 0) -> Window:
+        """Which positions of input ``arg`` each output position reads (``cnncost.ops.window``): what
+        receptive fields are made of (every concrete op defines it; ``identity_window`` for the
+        element-wise ones)."""
+        raise NotImplementedError
+
     def describe(self) -> str:
         """Short human label for tables, e.g. ``conv 3×3/2, 64``."""
         return self.kind
+
+
+def identity_window(self: Op, ins: list[Shape], out: Shape, arg: int = 0) -> Window:
+    """The window of an op that keeps positions apart: output position ``o`` reads input position ``o``."""
+    return IDENTITY
 
 
 REGISTRY: dict[str, type[Op]] = {}
@@ -224,6 +236,8 @@ def registration_problems(cls: type[Op]) -> list[str]:
         out.append(f"op_class {cls.op_class!r} is not one of {', '.join((*OP_CLASSES, MOVES_DATA))}")
     if cls.saved is Op.saved:
         out.append("no saved() rule (what autograd keeps for backward)")
+    if cls.window is Op.window:
+        out.append("no window() rule (which input positions each output reads: receptive fields)")
     if not cls.fvcore:
         out.append("no fvcore text (what fvcore counts for it)")
     if not cls.examples:

@@ -18,6 +18,7 @@ from cnncost.ops.base import (
     saves_input,
 )
 from cnncost.ops.formulas import conv_out_len, same_padding, unread_tail
+from cnncost.ops.window import GLOBAL, Window, along, sliding, spatial, transposed
 
 
 def resolve_padding(
@@ -192,6 +193,12 @@ class Conv(Op):
         scratch = numel(out) * elem + 128 if self.k == (1, 1) and self.stride != (1, 1) else 0
         return scratch + max(copy + self.params(ins).weights * elem, out_bytes)
 
+    def window(self, ins: list[Shape], out: Shape, arg: int = 0) -> Window:
+        """Output (y, x) reads rows y·s − top + d·t (t < k), columns likewise; every channel of its group."""
+        t, _, left, _ = self.padding(ins[0])
+        (kh, kw), (sh, sw), (dh, dw) = self.k, self.stride, self.dilation
+        return spatial(sliding(kh, sh, t, dh), sliding(kw, sw, left, dw))
+
     def describe(self) -> str:
         return kernel_label("conv", self.k, self.stride, self.groups, self.dilation)
 
@@ -254,6 +261,11 @@ class Linear(Op):
         # Not modelled: on a non-contiguous input (dims: last straight after a permute) torch's matmul
         # saves a contiguous copy, a new tensor, instead. ConvNeXt's LayerNorm sits between the two.
         return saves_input()
+
+    def window(self, ins: list[Shape], out: Shape, arg: int = 0) -> Window:
+        """Flat: every input element. ``dims: last``: every position of the last axis, the others kept
+        (after ConvNeXt's permute to H×W×C the last axis is the channels: positions stay apart)."""
+        return GLOBAL if self.dims == "flat" else along(len(ins[0]), -1)
 
     def describe(self) -> str:
         return "linear"
@@ -347,6 +359,12 @@ class ConvTranspose(Op):
     def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
         """The input (for the weight gradient)."""
         return saves_input()
+
+    def window(self, ins: list[Shape], out: Shape, arg: int = 0) -> Window:
+        """Output o reads every input i with o + pad − d·t = i·stride: a tap set that repeats every
+        ``stride`` outputs (the field's jump is the input's divided by the stride)."""
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = self.k, self.stride, self.pad, self.dilation
+        return spatial(transposed(kh, sh, ph, dh), transposed(kw, sw, pw, dw))
 
     def describe(self) -> str:
         return kernel_label("conv_transpose", self.k, self.stride, self.groups, (1, 1))

@@ -3,7 +3,20 @@
 from __future__ import annotations
 
 from cnncost.errors import SpecError
-from cnncost.ops.base import SAVES_NOTHING, Example, Field, Op, Saved, Shape, Warn, fmt_shape, numel, register
+from cnncost.ops.base import (
+    SAVES_NOTHING,
+    Example,
+    Field,
+    Op,
+    Saved,
+    Shape,
+    Warn,
+    fmt_shape,
+    identity_window,
+    numel,
+    register,
+)
+from cnncost.ops.window import BROADCAST, STEP, Axis, Window
 
 
 @register
@@ -34,6 +47,8 @@ class Concat(Op):
         """Nothing: the gradient is split by sizes alone."""
         return SAVES_NOTHING
 
+    window = identity_window
+
 
 class Elementwise(Op):
     """Element-wise merges: ``n-1`` ops per output element for ``n`` inputs."""
@@ -52,6 +67,8 @@ class Elementwise(Op):
     def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
         """Nothing: the gradient of a sum or difference is the incoming gradient."""
         return SAVES_NOTHING
+
+    window = identity_window
 
 
 @register
@@ -108,6 +125,14 @@ class Mul(Elementwise):
                     expected="equal shapes or a C×1×1 gate",
                 )
         return out
+
+    def window(self, ins: list[Shape], out: Shape, arg: int = 0) -> Window:
+        """Position for position, but a size-1 axis (an SE gate's C×1×1) is broadcast: every output
+        position reads its one position (the gate's field, which global pooling made the whole input)."""
+        shape = ins[arg]
+        return tuple(
+            Axis(j, BROADCAST if n == 1 < m else STEP) for j, (n, m) in enumerate(zip(shape, out, strict=True))
+        )
 
     def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
         """Every input: each one's gradient is the product of the others."""

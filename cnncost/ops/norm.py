@@ -13,11 +13,13 @@ from cnncost.ops.base import (
     Shape,
     Warn,
     fmt_shape,
+    identity_window,
     numel,
     register,
     require_chw,
     saves_input,
 )
+from cnncost.ops.window import GLOBAL, IDENTITY, Window, along
 
 
 @register
@@ -67,6 +69,11 @@ class BatchNorm(Op):
 
     fvcore_flops = other_ops
 
+    def window(self, ins: list[Shape], out: Shape, arg: int = 0) -> Window:
+        """With running statistics (inference), a per-channel scale and shift; without, it normalises
+        with the batch's statistics, which every position enters."""
+        return IDENTITY if self.track_running_stats else GLOBAL
+
     def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
         """The input, and the batch's mean and inverse std per channel (fp32, whatever the batch)."""
         c = out[0]
@@ -99,6 +106,7 @@ class LocalResponseNorm(Op):
         "aten::pow": "LRN's power: not counted by fvcore",
     }
     examples = (Example((7, 6, 5), "[lrn: {size: 3}]"),)
+    window = identity_window  # across neighbouring channels only
     size: int
     alpha: float
     beta: float
@@ -215,6 +223,11 @@ class LayerNorm(StatNorm):
     def rows(self, ins: list[Shape]) -> int:
         return numel(ins[0]) // self.channels(ins)
 
+    def window(self, ins: list[Shape], out: Shape, arg: int = 0) -> Window:
+        """Each position's own statistics over channels: positions stay apart. Over the last axis, that
+        axis is read whole (the channels after a permute to H×W×C; W on a C×H×W map)."""
+        return IDENTITY if self.dims == "channels" else along(len(ins[0]), -1)
+
     def describe(self) -> str:
         return "layernorm" + (" (last axis)" if self.dims == "last" else "")
 
@@ -255,6 +268,10 @@ class GroupNorm(StatNorm):
 
     def rows(self, ins: list[Shape]) -> int:
         return self.groups
+
+    def window(self, ins: list[Shape], out: Shape, arg: int = 0) -> Window:
+        """Each group's statistics take every position."""
+        return GLOBAL
 
     def describe(self) -> str:
         return f"groupnorm g{self.groups}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cnncost.ops.base import SAVES_NOTHING, Example, Field, Op, Saved, Shape, Warn, fmt_shape, register
+from cnncost.ops.window import GLOBAL, Window
 
 
 @register
@@ -26,6 +27,10 @@ class Opaque(Op):
     def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
         """Nothing known: counted as nothing."""
         return SAVES_NOTHING
+
+    def window(self, ins: list[Shape], out: Shape, arg: int = 0) -> Window:
+        """Unknown: taken as every input position, the largest field it can have."""
+        return GLOBAL
 
     def describe(self) -> str:
         return "opaque (not counted)"

@@ -19,6 +19,7 @@ from cnncost.ops.base import (
     saves_input,
 )
 from cnncost.ops.conv import Pad, padded_copy, resolve_padding, symmetric, window_out
+from cnncost.ops.window import Window, adaptive, sliding, spatial
 
 INDEX_BYTES = 8  # max-pool indices are int64
 
@@ -75,6 +76,13 @@ class WindowPool(Op):
         """One op per window element per output: k·k comparisons (max) or additions (avg)."""
         kh, kw = self.k
         return numel(out) * kh * kw
+
+    def window(self, ins: list[Shape], out: Shape, arg: int = 0) -> Window:
+        """The conv rule, channel for channel (``ceil_mode`` adds a last window read by the same rule;
+        max-pooling's gradient picks one element, its geometry is the whole window)."""
+        t, _, left, _ = self.padding(ins[0])
+        (kh, kw), (sh, sw), (dh, dw) = self.k, self.window_stride, self.window_dilation
+        return spatial(sliding(kh, sh, t, dh), sliding(kw, sw, left, dw), mixes_channels=False)
 
     def describe(self) -> str:
         kh, kw = self.k
@@ -157,6 +165,12 @@ class AdaptivePool(Op):
 
     def other_ops(self, ins: list[Shape], out: Shape) -> int:
         return numel(ins[0])
+
+    def window(self, ins: list[Shape], out: Shape, arg: int = 0) -> Window:
+        """torch's adaptive bins ``floor(o·n/m) .. ceil((o+1)·n/m) − 1``; an output of 1 along an axis
+        (global pooling) reads all of it."""
+        (_, h, w), (_, oh, ow) = ins[0], out
+        return spatial(adaptive(h, oh) if oh > 1 else None, adaptive(w, ow) if ow > 1 else None, mixes_channels=False)
 
 
 @register

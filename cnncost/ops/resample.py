@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 from cnncost.errors import SpecError
 from cnncost.ops.base import (
@@ -18,6 +19,7 @@ from cnncost.ops.base import (
     register,
     require_chw,
 )
+from cnncost.ops.window import Taps, Window, bilinear, nearest, spatial
 
 FVCORE_PER_OUTPUT = {"nearest": 1, "bilinear": 4}
 """fvcore's ``upsample_nearest2d`` / ``upsample_bilinear2d`` handles: ops per output element."""
@@ -88,6 +90,23 @@ class Upsample(Op):
     def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
         """Nothing: the backward needs only the input and output sizes."""
         return SAVES_NOTHING
+
+    def window(self, ins: list[Shape], out: Shape, arg: int = 0) -> Window:
+        """torch's source coordinate per axis: ``o · ratio`` with ratio input/output size, or 1/scale when
+        the scale is given (torch's rule; the scale as the small fraction it was meant to be); bilinear
+        reads the two neighbours of ``(o + ½)·ratio − ½`` (``o·(n − 1)/(m − 1)`` with align_corners).
+        The jump of the field is the input's times the ratio."""
+        (_, h, w), (_, oh, ow) = ins[0], out
+        return spatial(self._taps(h, oh), self._taps(w, ow), mixes_channels=False)
+
+    def _taps(self, n: int, m: int) -> Taps:
+        if self.mode == "bilinear" and self.align_corners:
+            return bilinear(Fraction(n - 1, m - 1) if m > 1 else Fraction(0), align_corners=True)
+        if self.scale is not None and n != m:
+            ratio = 1 / Fraction(self.scale).limit_denominator(10**6)
+        else:
+            ratio = Fraction(n, m)
+        return nearest(ratio) if self.mode == "nearest" else bilinear(ratio, align_corners=False)
 
     def describe(self) -> str:
         how = f"×{self.scale:g}" if self.scale is not None else "to " + fmt_shape(self.size or ())

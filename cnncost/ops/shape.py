@@ -14,11 +14,13 @@ from cnncost.ops.base import (
     Shape,
     Warn,
     fmt_shape,
+    identity_window,
     numel,
     register,
     require_chw,
     saves_input,
 )
+from cnncost.ops.window import GLOBAL, NOTHING, STEP, Axis, Window, sliding, spatial
 
 _MOVES = "0: moves data"
 
@@ -34,6 +36,10 @@ class Flatten(Op):
 
     def infer(self, ins: list[Shape], warn: Warn) -> Shape:
         return (numel(ins[0]),)
+
+    def window(self, ins: list[Shape], out: Shape, arg: int = 0) -> Window:
+        """The flat vector has no positions left: taken as a whole, it reads every position."""
+        return GLOBAL
 
     def new_tensor(self, training: bool = False) -> bool:
         return False
@@ -51,6 +57,7 @@ class Dropout(Op):
     op_class = "shape"
     fields = {"p": Field("float", 0.5), "inplace": Field("bool", False)}
     fvcore = "0: the identity at inference"
+    window = identity_window
     fvcore_skips = {"aten::dropout_": "in-place dropout: identity at inference"}
     examples = (
         Example((10,), "[dropout: {p: 0.3}]"),
@@ -81,6 +88,7 @@ class Identity(Op):
     kind = "identity"
     op_class = "shape"
     fvcore = "0: no op"
+    window = identity_window
     examples = (Example((3, 4, 4), "[identity, conv: {out: 2, k: 1}]"),)
 
     def new_tensor(self, training: bool = False) -> bool:
@@ -112,6 +120,15 @@ class ZeroPad(Op):
     def saved(self, ins: list[Shape], out: Shape) -> tuple[Saved, ...]:
         """Nothing: the gradient is a slice."""
         return SAVES_NOTHING
+
+    def window(self, ins: list[Shape], out: Shape, arg: int = 0) -> Window:
+        return shifted(self.pad)
+
+
+def shifted(pad: str | tuple[int, int, int, int]) -> Window:
+    """Padding (or cropping, negative): output (y, x) is input (y − top, x − left)."""
+    assert not isinstance(pad, str)
+    return spatial(sliding(1, 1, pad[0]), sliding(1, 1, pad[2]), mixes_channels=False)
 
 
 def padded_size(kind: str, chw: tuple[int, int, int], pad: tuple[int, int, int, int]) -> Shape:
@@ -150,6 +167,10 @@ class Scale(Op):
     value: float
     inplace: bool
 
+    def window(self, ins: list[Shape], out: Shape, arg: int = 0) -> Window:
+        """Position for position; by 0 (the ResNet paper's zero channels, ``out * 0``) it reads nothing."""
+        return tuple(Axis(j, NOTHING if self.value == 0 else STEP) for j in range(len(ins[0])))
+
     def other_ops(self, ins: list[Shape], out: Shape) -> int:
         return numel(out)
 
@@ -169,6 +190,7 @@ class ChannelPad(Op):
     op_class = "shape"
     fields = {"out": Field("int", required=True, doc="output channels (≥ input channels)")}
     fvcore = _MOVES
+    window = identity_window
     examples = (Example((3, 4, 4), "[chanpad: {out: 5}]"),)
     out: int
 
@@ -192,6 +214,7 @@ class ChannelSlice(Op):
     op_class = "shape"
     fields = {"start": Field("int", 0, min=0), "stop": Field("int", required=True)}
     fvcore = "0: a view"
+    window = identity_window
     examples = (Example((6, 3, 3), "[slice: {start: 1, stop: 4}]"),)
     start: int
     stop: int
@@ -245,6 +268,10 @@ class Permute(Op):
         """Nothing (a view)."""
         return SAVES_NOTHING
 
+    def window(self, ins: list[Shape], out: Shape, arg: int = 0) -> Window:
+        """Output axis j is input axis ``order[j]``: after ``[1, 2, 0]`` the spatial axes are the first two."""
+        return tuple(Axis(i, STEP) for i in self.order)
+
     def describe(self) -> str:
         return "permute " + ",".join(str(i) for i in self.order)
 
@@ -258,6 +285,7 @@ class ChannelShuffle(Op):
     op_class = "shape"
     fields = {"groups": Field("int", required=True, aliases=("g",), doc="divides the channels, below them")}
     fvcore = "0: moves data (aten::view, transpose and contiguous, all ignored by fvcore)"
+    window = identity_window
     examples = (
         Example((6, 3, 5), "[channel_shuffle: {groups: 2}]"),
         Example((6, 2, 3), "[channel_shuffle: {groups: 3}]"),
@@ -353,6 +381,11 @@ class Pad(Op):
         nothing for ``constant`` and ``circular`` (slices)."""
         return saves_input() if self.mode in ("reflect", "replicate") else SAVES_NOTHING
 
+    def window(self, ins: list[Shape], out: Shape, arg: int = 0) -> Window:
+        """A shift by the top and left padding. Reflect, replicate and circular fill the border from
+        inside the map: that changes only the fields that reach a border, not the interior ones."""
+        return shifted(self.pad)
+
     def describe(self) -> str:
         return f"pad {self.mode}"
 
@@ -375,6 +408,7 @@ class LayerScale(Op):
         ),
     }
     fvcore = "0: fvcore does not count element-wise products"
+    window = identity_window
     fvcore_skips = {"aten::mul": "a learnable per-channel scale (layer_scale): not counted by fvcore"}
     examples = (
         Example((5, 3, 4), "[layer_scale]"),

@@ -77,10 +77,10 @@ def compare_reports(items: list[tuple[Analysis, Memory]], convention: str) -> li
             )
     a0, m0 = items[0]
     optimizer = OPTIMIZER_NAMES.get(m0.optimizer, m0.optimizer)
-    caption = (
-        f"inputs as declared (first: {fmt_shape(a0.input_shape)}), batch {a0.batch}, "
-        f"{m0.dtype_bytes}-byte activations; ×N = ratio to {names[0]}"
-    )
+    shapes = list(dict.fromkeys(fmt_shape(a.input_shape) for a, _ in items))
+    declared = all(tuple(a.input_shape) == tuple(a.model.input) for a, _ in items)
+    inputs = f"inputs as declared (first: {shapes[0]})" if declared else "input " + ", ".join(shapes)
+    caption = f"{inputs}, batch {a0.batch}, {m0.dtype_bytes}-byte activations; ×N = ratio to {names[0]}"
     records = [
         {
             "model": n,

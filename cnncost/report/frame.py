@@ -11,13 +11,21 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def to_frame(a: Analysis, depth: int | None = None) -> pd.DataFrame:
-    """One row per layer (or per group at ``depth``), exact integer columns.
+def to_frame(a: Analysis, depth: int | None = None, rf: bool = False) -> pd.DataFrame:
+    """One row per layer (or per group at ``depth``), exact integer columns; ``rf``: also the receptive
+    field columns of the JSON table (``receptive_field``, ``jump``, ``rf_start``: [h, w], None for the
+    whole input).
 
     >>> to_frame(analyze("resnet50"), depth=1).set_index("name").loc["conv4_x", "macs"]  # doctest: +SKIP
     1464336384
     """
     import pandas as pd
 
-    rows = [r.record() for r in a.collapsed(depth)]
+    layers = a.collapsed(depth)
+    rows = [r.record() for r in layers]
+    if rf:
+        from cnncost.analysis.receptive import row_fields
+
+        for row, field in zip(rows, row_fields(a, layers), strict=True):
+            row.update(field.record())
     return pd.DataFrame(rows)

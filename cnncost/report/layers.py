@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from cnncost.analysis.conventions import CONVENTIONS, OP_CLASSES
 from cnncost.analysis.cost import Analysis, LayerCost
+from cnncost.analysis.receptive import ReceptiveField, row_fields
 from cnncost.ops.base import fmt_shape
 from cnncost.report.numbers import exact, human, human_bytes, json_number
 from cnncost.report.sink import Column, Report
@@ -22,7 +24,9 @@ def layer_table(
     dtype: str = "fp32",
     dtype_bytes: int = 4,
     params: str = "torch",
+    rf: bool = False,
 ) -> Report:
+    """``rf``: also each row's receptive field, jump and first field's centre (``docs/receptive-field.md``)."""
     conv = CONVENTIONS[convention]
     params_header = (
         "weights (no bias)"
@@ -50,7 +54,12 @@ def layer_table(
             "memory": human_bytes(r.activations * dtype_bytes),
         }
 
-    rows = [row(r) for r in a.collapsed(depth)]
+    layers = a.collapsed(depth)
+    rows = [row(r) for r in layers]
+    if rf:
+        columns += RF_COLUMNS
+        for cells, field in zip(rows, row_fields(a, layers), strict=True):
+            cells.update(rf_cells(field))
     t = a.totals
     plural = "s" if a.depth != 1 else ""
     footer = {
@@ -91,14 +100,58 @@ def layer_table(
         )
     if convention == "all":
         caption += " · by class: " + ", ".join(f"{k} {human(v)}" for k, v in t.ops.items() if v)
+    if rf:
+        caption += (
+            " · RF: the input pixels one output position sees (rows×columns; at the borders clipped to the "
+            "image), jump: input pixels between neighbouring positions, RF start: the centre of position 0's "
+            "field (pixel centres at 0, 1, ...)"
+        )
     return Report(
         title,
         columns,
         rows,
         footer,
         caption,
-        data=table_json(a, depth, weights_only, convention, dtype, dtype_bytes, params),
+        data=table_json(a, depth, weights_only, convention, dtype, dtype_bytes, params, rf),
     )
+
+
+RF_COLUMNS = [Column("rf", "RF"), Column("jump", "jump"), Column("rf_start", "RF start")]
+WHOLE_INPUT = "whole input"
+
+
+def rf_cells(field: ReceptiveField) -> dict[str, str]:
+    """``7×7``, jump ``4``, start ``1.5``; one value where both axes agree; ``whole input`` where a
+    layer mixes every position (global pooling, flatten, an SE gate)."""
+    if field.whole:
+        return {"rf": WHOLE_INPUT, "jump": "", "rf_start": ""}
+    return {
+        "rf": "×".join("whole" if n is None else str(n) for n in field.size),
+        "jump": _pair(field.jump, "×"),
+        "rf_start": _pair(field.start, ", "),
+    }
+
+
+def _pair(values: tuple[Fraction | None, Fraction | None], sep: str) -> str:
+    text = ["" if v is None else exact_fraction(v) for v in values]
+    return text[0] if text[0] == text[1] else sep.join(text)
+
+
+def exact_fraction(v: Fraction) -> str:
+    """``3``, ``-0.5``, ``1/3``: the decimal when it ends, else the fraction."""
+    if v.denominator == 1:
+        return str(v.numerator)
+    d = v.denominator
+    while d % 2 == 0:
+        d //= 2
+    while d % 5 == 0:
+        d //= 5
+    if d == 1:
+        digits = 0
+        while (v * 10**digits).denominator != 1:
+            digits += 1
+        return f"{float(v):.{digits}f}" if digits < 16 else str(v)
+    return f"{v.numerator}/{v.denominator}"
 
 
 def _layer_json(r: LayerCost, dtype_bytes: int) -> dict[str, Any]:
@@ -115,6 +168,14 @@ def _layer_json(r: LayerCost, dtype_bytes: int) -> dict[str, Any]:
     }
 
 
+def _layers_json(a: Analysis, rows: list[LayerCost], dtype_bytes: int, rf: bool) -> list[dict[str, Any]]:
+    out = [_layer_json(r, dtype_bytes) for r in rows]
+    if rf:  # only when asked: the default document stays as it was
+        for layer, field in zip(out, row_fields(a, rows), strict=True):
+            layer.update(field.record())
+    return out
+
+
 def table_json(
     a: Analysis,
     depth: int | None,
@@ -123,6 +184,7 @@ def table_json(
     dtype: str,
     dtype_bytes: int,
     params: str = "torch",
+    rf: bool = False,
 ) -> dict[str, Any]:
     t = a.totals
     totals = _layer_json(t, dtype_bytes)
@@ -154,7 +216,7 @@ def table_json(
         "mode": a.mode,
         "depth": depth,
         "output_shape": list(a.layers[-1].out_shape),
-        "layers": [_layer_json(r, dtype_bytes) for r in a.collapsed(depth)],
+        "layers": _layers_json(a, a.collapsed(depth), dtype_bytes, rf),
         "totals": totals,
         "warnings": [{"path": w.path, "message": w.message, "line": w.line} for w in a.warnings],
     }

@@ -65,6 +65,7 @@ def _value_types(layer_ref: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "probability": {"anyOf": [{"type": "number"}, _EXPR]},
         "condition": {"anyOf": [{"type": "boolean"}, _EXPR]},
         "text": {"type": "string"},
+        "flag": {"type": "boolean"},
     }
 
 
@@ -99,6 +100,8 @@ def _structure_props(layer_ref: dict[str, Any]) -> dict[str, Any]:
 def json_schema() -> dict[str, Any]:
     ops: dict[str, Any] = {}
     for kind, cls in sorted(REGISTRY.items()):
+        if kind in STRUCTURE_TYPES:  # the structure wins when a layer is read: the op alias `dense` is not linear
+            continue
         props = {}
         for name, f in cls.fields.items():
             for key in (name, *f.aliases):
@@ -111,8 +114,14 @@ def json_schema() -> dict[str, Any]:
             "description": (cls.__doc__ or "").strip().split("\n")[0],
         }
     layer_ref = {"$ref": "#/$defs/layer"}
-    layer_props: dict[str, Any] = {k: {"$ref": f"#/$defs/op_{k}"} for k in ops}
-    layer_props.update(_structure_props(layer_ref))  # a structure's key wins over an op of that name (concat)
+    named = {"$ref": "#/$defs/named_layer"}
+    layer_props: dict[str, Any] = {
+        k: {"anyOf": [{"$ref": f"#/$defs/op_{k}"}, named], "description": ops[k]["description"]} for k in ops
+    }
+    layer_props.update(_structure_props(layer_ref))  # items read a structure's key as the structure (concat)
+    for k, s in STRUCTURE_TYPES.items():  # {dense: {linear: ...}}: a structure's keyword as a layer's name
+        layer_props[k] = {"anyOf": [_undescribed(layer_props[k]), named], "description": s.doc}
+    kinds = sorted({*REGISTRY, *STRUCTURE_TYPES})
     reported: dict[str, Any] = {
         "type": "object",
         "additionalProperties": False,
@@ -141,6 +150,7 @@ def json_schema() -> dict[str, Any]:
             "reference": {"type": "string"},
             "differs": {"type": "string"},
             "aliases": {"type": "array", "items": {"type": "string"}},
+            "default": {"type": "string"},
         },
         "additionalProperties": False,
         "$defs": {
@@ -156,6 +166,24 @@ def json_schema() -> dict[str, Any]:
                         "description": "{kind: {fields}}, {name: layer}, or a structure: " + ", ".join(STRUCTURES),
                     },
                 ]
+            },
+            "named_layer": {
+                "description": "a layer named like an op or structure: {fc: {linear: {...}}}, {avgpool: "
+                "global_avgpool}, {flatten: [...]}, {conv: {basic_conv: {...}}} (a mapping holds a layer type "
+                "or a block of the file)",
+                "allOf": [
+                    layer_ref,
+                    {
+                        "anyOf": [
+                            {"type": ["string", "array"]},
+                            *({"required": [k]} for k in kinds),
+                            {  # a key holding a mapping, a list or nothing: a block call, {basic: [64, 3]}
+                                "type": "object",
+                                "not": {"additionalProperties": {"not": {"type": ["object", "array", "null"]}}},
+                            },
+                        ]
+                    },
+                ],
             },
             **{f"op_{k}": v for k, v in ops.items()},
         },

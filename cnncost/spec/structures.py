@@ -32,7 +32,8 @@ class Key(NamedTuple):
     Types: ``layers`` (a list of items, or one), ``layer`` (one item), ``branches`` (a list of items or
     ``identity``), ``count`` (a non-negative integer or an expression), ``name`` (a block of the file, or an
     expression naming one), ``path`` (an earlier layer, as ``ref`` finds it), ``mapping``, ``list``,
-    ``probability`` (a number in (0, 1] or an expression), ``condition`` (a boolean or an expression), ``text``.
+    ``probability`` (a number in (0, 1] or an expression), ``condition`` (a boolean or an expression), ``text``,
+    ``flag`` (true or false as written, never an expression).
     """
 
     type: str
@@ -60,8 +61,13 @@ ITEM_KEYS = {
     "when": Key("condition", "expand the item only if true (evaluated when the input shape is known)"),
     "then": Key("layers", "layers applied after a block or structure, named in its level"),
     "share": Key("path", "path of an earlier layer whose weights this op reuses"),
+    "flat": Key("flag", "beside a structure: it adds no path level, its layers are named in the enclosing one"),
+    "continue": Key(
+        "flag", "true beside a named list of layers: more layers of the list of that name given earlier at this level"
+    ),
 }
-"""Keys any item may have beside its kind (``then`` is for blocks and structures, ``share`` for ops)."""
+"""Keys any item may have beside its kind (``then`` is for blocks and structures, ``share`` for ops, ``flat``
+for structures, ``continue`` for a named list)."""
 
 
 def key_line(mods: Mapping[str, Any], key: str) -> int | None:

@@ -33,8 +33,6 @@ class Layer(NamedTuple):
     fields: dict[str, Any]
     inputs: tuple[int, ...]
     shape: tuple[int, ...]
-    cls: str = ""
-    """The class of the module it sits in."""
     shares: tuple[str, ...] | None = None
     """The first call's path, for a module called again (its weights are shared)."""
     train_only: bool = False

@@ -179,11 +179,17 @@ class BenchRun:
     results: list[BenchResult] = field(default_factory=list)
 
 
+_OOM_MESSAGES = ("out of memory", "can't allocate memory", "not enough memory", "defaultcpuallocator")
+"""How torch words a failed allocation: CUDA's ``CUDA out of memory``, the CPU allocator's
+``[enforce fail at alloc_cpu.cpp] ... DefaultCPUAllocator: can't allocate memory`` (or ``not enough memory``)."""
+
+
 def is_oom(exc: BaseException) -> bool:
+    """A failed allocation, on CUDA or on the CPU (Python's ``MemoryError`` too)."""
     oom = getattr(torch.cuda, "OutOfMemoryError", None) or getattr(torch, "OutOfMemoryError", None)
-    if oom is not None and isinstance(exc, oom):
+    if isinstance(exc, MemoryError) or (oom is not None and isinstance(exc, oom)):
         return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(m in str(exc).lower() for m in _OOM_MESSAGES)
 
 
 # --------------------------------------------------------------------------- running

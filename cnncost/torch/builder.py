@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from cnncost.errors import SpecError
 from cnncost.graph import Graph
 from cnncost.ops.base import Shape
 from cnncost.spec.catalog import load_model
@@ -47,9 +48,44 @@ def _free_schedule(graph: Graph, training: bool) -> dict[int, list[int]]:
     return {n: [i for i, last in last_use.items() if last == n and i not in keep] for n in range(len(graph.nodes))}
 
 
+_NAMES = "a torch module name: not empty, no '.', not an nn.Module attribute (training, forward, eval, ...)"
+
+
+def _name_error(path: tuple[str, ...], k: int, why: str, file: str | None, line: int | None) -> SpecError:
+    where = ".".join(path[:k])
+    return SpecError(
+        f"layer name {path[k]!r}{f' in {where}' if where else ''} cannot be built in torch: {why}",
+        file=file if file and not file.startswith("<") else None,
+        line=line,
+        expected=f"{_NAMES}: rename the layer",
+    )
+
+
+def _check_name(parent: nn.Module, path: tuple[str, ...], k: int, file: str | None, line: int | None) -> None:
+    """The layer name ``path[k]`` as torch's ``add_module`` takes it, or a ``SpecError`` saying why not."""
+    part = path[k]
+    if not part:
+        raise _name_error(path, k, "torch module names cannot be empty", file, line)
+    if "." in part:
+        raise _name_error(path, k, "torch module names cannot contain '.' (module paths are dotted)", file, line)
+    if part in parent._modules:
+        return
+    if hasattr(nn.Module, part) or part in _MODULE_STATE:
+        raise _name_error(path, k, f"{part!r} is an attribute of every torch nn.Module", file, line)
+    if isinstance(parent, SpecNet) and part in SpecNet.OWN:
+        raise _name_error(path, k, f"{part!r} is an attribute of the SpecNet that runs the spec", file, line)
+
+
+_MODULE_STATE = frozenset(vars(nn.Module()))
+"""What ``nn.Module.__init__`` sets on every module (``training``, ``_parameters``...)."""
+
+
 class SpecNet(nn.Module):
     """Runs the spec's graph node by node; tensors are freed after their last reader. In eval mode the
     side heads marked ``train_only`` do not run (torchvision's Inception-v3 skips its aux head so)."""
+
+    OWN = ("graph", "paths", "_free_after", "_modules_by_node")
+    """Its own attributes: no top-level layer may be named so."""
 
     def __init__(self, graph: Graph) -> None:
         super().__init__()
@@ -57,7 +93,7 @@ class SpecNet(nn.Module):
         self.paths: list[str] = []
         for node in graph.ops:
             assert node.op is not None
-            self._place(node.path, to_module(node.op, list(node.in_shapes), node.out_shape))
+            self._place(node.path, to_module(node.op, list(node.in_shapes), node.out_shape), node.line)
             self.paths.append(".".join(node.path))
         self._free_after = {mode: _free_schedule(graph, mode) for mode in (False, True)}
         self._modules_by_node = [self.get_submodule(p) for p in self.paths]
@@ -65,15 +101,19 @@ class SpecNet(nn.Module):
             if node.shares is not None:
                 _tie(module, self._modules_by_node[node.shares - 1])
 
-    def _place(self, path: tuple[str, ...], module: nn.Module) -> None:
+    def _place(self, path: tuple[str, ...], module: nn.Module, line: int | None = None) -> None:
         parent: nn.Module = self
-        for part in path[:-1]:
-            child = parent._modules.get(part)
-            if child is None:
-                child = _Container()
-                parent.add_module(part, child)
+        for k, part in enumerate(path):
+            last = k == len(path) - 1
+            child = module if last else parent._modules.get(part)
+            if last or child is None:
+                child = _Container() if child is None else child
+                _check_name(parent, path, k, self.graph.model.file, line)
+                try:
+                    parent.add_module(part, child)
+                except (KeyError, AttributeError, ValueError, TypeError) as exc:
+                    raise _name_error(path, k, f"torch refuses it ({exc})", self.graph.model.file, line) from None
             parent = child
-        parent.add_module(path[-1], module)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
         """The main output, or ``(main, *aux)`` when the spec has side heads that run in this mode."""

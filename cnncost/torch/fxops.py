@@ -77,7 +77,11 @@ def has_tensor(v: Any) -> bool:
 
 
 # -- modules ---------------------------------------------------------------------------------
-ModuleMapper = Callable[[Any, tuple[int, ...], tuple[int, ...]], "tuple[str, Fields] | None"]
+ModuleMapper = Callable[
+    [Any, tuple[int, ...], tuple[int, ...]], "tuple[str, Fields] | list[tuple[str, str, Fields]] | None"
+]
+"""A leaf module → its op and fields; a composite one (timm's ``BatchNormAct2d``) → its layers, each
+``(name, kind, fields)``; None for the identity."""
 MODULES: dict[type, ModuleMapper] = {}
 
 
@@ -768,10 +772,25 @@ def _drop_path(c: Converter, scope: tuple[str, ...], args: list[Any], kw: dict[s
 
 
 def register_timm(leaves: tuple[type, ...]) -> None:
-    """timm's 'same'-padding modules (``Conv2dSame``, ``MaxPool2dSame``, ``AvgPool2dSame``): a conv or
-    pool whose mapper sets TensorFlow's padding, ``pad: same``."""
-    for cls, mapper in zip(leaves, (_conv, _maxpool, _avgpool), strict=False):
+    """timm's 'same'-padding modules (``Conv2dSame``, ``MaxPool2dSame``, ``AvgPool2dSame``: a conv or
+    pool whose mapper sets TensorFlow's padding, ``pad: same``) and ``BatchNormAct2d``."""
+    for cls, mapper in zip(leaves, (_conv, _maxpool, _avgpool, _bn_act), strict=False):
         MODULES.setdefault(cls, mapper)
+
+
+def _bn_act(m: Any, ins: tuple[int, ...], out: tuple[int, ...]) -> list[tuple[str, str, Fields]]:
+    """timm's ``BatchNormAct2d``: ``F.batch_norm`` on its own tensors, its ``drop`` (the identity), its
+    ``act`` — the layers ``bn`` and ``act`` inside it."""
+    if not isinstance(m.drop, nn.Identity):
+        raise Unsupported(f"BatchNormAct2d with drop {type(m.drop).__name__}")
+    layers = [("bn", "bn", _bn_fields(m.eps, m.momentum, m.affine, m.track_running_stats))]
+    act = MODULES.get(type(m.act))
+    if act is None:
+        raise Unsupported(f"BatchNormAct2d with act {type(m.act).__module__}.{type(m.act).__qualname__}")
+    res = act(m.act, ins, out)
+    if isinstance(res, tuple):
+        layers.append(("act", *res))
+    return layers
 
 
 def mapping_markdown() -> str:
@@ -781,7 +800,8 @@ def mapping_markdown() -> str:
 
     leaves = _timm_leaves()
     register_timm(leaves)
-    for cls, op in zip(leaves, ("conv (pad: same)", "maxpool (pad: same)", "avgpool (pad: same)"), strict=False):
+    ops = ("conv (pad: same)", "maxpool (pad: same)", "avgpool (pad: same)", "bn, then its act")
+    for cls, op in zip(leaves, ops, strict=False):
         MODULE_OPS[cls] = op
     by_op: dict[str, tuple[list[str], list[str]]] = {}
     for cls, op in MODULE_OPS.items():

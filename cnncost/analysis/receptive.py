@@ -1,0 +1,235 @@
+"""Receptive fields: for every node, the input pixels one output position sees, per axis.
+
+The standard recurrence (rf += (k_eff − 1)·jump, jump ·= stride, start += ((k_eff − 1)/2 − pad)·jump)
+is what this computes for chains of convs and pools, but exactly for every op, by composing each op's
+``window`` (``cnncost.ops.window``): along an axis a field is the bounds ``[lo, hi]`` of the input
+pixels output position ``o`` sees, periodic in ``o`` (period 1 after convs and pools; a stride-2
+transposed conv or a ×2 upsample makes even and odd positions differ). Fields live on an unbounded
+input (padding positions are positions): at the borders, the field is the reported one clipped to the
+image. ``None`` along an axis: the whole input (global pooling, flatten, an SE gate).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from cnncost.ops.window import IDENTITY, Reach, Taps
+
+if TYPE_CHECKING:
+    from cnncost.analysis.cost import Analysis, LayerCost
+    from cnncost.graph import Graph, Node
+
+Bounds = tuple[int, int] | None
+"""The first and last input pixel of one position's field; None: it sees no pixel (a transposed conv's
+output that only gets the bias)."""
+
+SPATIAL = ("h", "w")
+
+
+@dataclass(frozen=True)
+class AxisField:
+    """The field along one axis: position ``o`` sees ``bounds[o % period]`` shifted by
+    ``(o // period) · shift`` input pixels."""
+
+    period: int
+    shift: int
+    bounds: tuple[Bounds, ...]
+
+    def at(self, o: int) -> Bounds:
+        q, r = divmod(o, self.period)
+        b = self.bounds[r]
+        return None if b is None else (b[0] + q * self.shift, b[1] + q * self.shift)
+
+    @property
+    def size(self) -> int:
+        """The receptive field: the widest field of any position (they differ only after resampling)."""
+        return max((b[1] - b[0] + 1 for b in self.bounds if b is not None), default=0)
+
+    @property
+    def jump(self) -> Fraction:
+        """Input pixels between neighbouring positions' fields: the product of the strides."""
+        return Fraction(self.shift, self.period)
+
+    @property
+    def start(self) -> Fraction:
+        """The centre of position 0's field, in input pixels (pixel centres at 0, 1, ...; −0.5 and
+        below: in the padding). A position that sees nothing is placed on the grid of the others."""
+        for o, b in enumerate(self.bounds):
+            if b is not None:
+                return Fraction(b[0] + b[1], 2) - o * self.jump
+        return Fraction(0)
+
+
+PIXEL = AxisField(1, 1, ((0, 0),))
+"""The network input: position o sees pixel o."""
+
+
+def compose(field: AxisField, taps: Taps) -> AxisField:
+    """The field of an op's output: position o sees the union of what its taps' positions see."""
+    # After m periods of the taps they have moved m·shift input positions: a whole number of the
+    # input field's periods when m = period_in / gcd(period_in, shift).
+    m = field.period // math.gcd(field.period, taps.shift)
+    period = m * taps.period
+    shift = m * taps.shift // field.period * field.shift
+    bounds = tuple(_union(field.at(i) for i in taps.at(o)) for o in range(period))
+    return _reduced(AxisField(period, shift, bounds))
+
+
+def _union(fields: Any) -> Bounds:
+    present = [b for b in fields if b is not None]
+    if not present:
+        return None
+    return min(b[0] for b in present), max(b[1] for b in present)
+
+
+def _reduced(f: AxisField) -> AxisField:
+    """The same field with its shortest period (a ×2 upsample after a stride-2 conv has period 1)."""
+    for p in range(1, f.period):
+        if f.period % p or (f.shift * p) % f.period:
+            continue
+        step = f.shift * p // f.period
+        moved = [None if b is None else (b[0] + step, b[1] + step) for b in f.bounds[: f.period - p]]
+        if moved == list(f.bounds[p:]):
+            return AxisField(p, step, f.bounds[:p])
+    return f
+
+
+def union(fields: list[AxisField], size: int) -> AxisField:
+    """A merge's field: at each position, from the first pixel any input sees to the last.
+
+    Inputs of a merge have one spatial size, so their jumps agree, except where sizes coincide (a map
+    of one position) or a resize to an odd size: then the union is exact at each of the map's ``size``
+    positions and the largest jump continues it past them."""
+    jumps = {f.jump for f in fields}
+    base = math.lcm(*(f.period for f in fields))
+    period = base if len(jumps) == 1 else base * -(-size // base)
+    shift = period * max(jumps)
+    assert shift.denominator == 1
+    bounds = tuple(_union(f.at(o) for f in fields) for o in range(period))
+    return _reduced(AxisField(period, int(shift), bounds))
+
+
+class ReceptiveField(NamedTuple):
+    """One node's field along H and W (None: the whole input along that axis), and which of its
+    tensor's axes (batch excluded) hold H and W (``("h", "w", None)`` after ConvNeXt's permute)."""
+
+    h: AxisField | None
+    w: AxisField | None
+    layout: tuple[str | None, ...]
+
+    @property
+    def whole(self) -> bool:
+        """Does every output element see the whole input?"""
+        return self.h is None and self.w is None
+
+    def axis(self, name: str) -> AxisField | None:
+        return self.h if name == "h" else self.w
+
+    @property
+    def size(self) -> tuple[int | None, int | None]:
+        return (_get(self.h, "size"), _get(self.w, "size"))
+
+    @property
+    def jump(self) -> tuple[Fraction | None, Fraction | None]:
+        return (_get(self.h, "jump"), _get(self.w, "jump"))
+
+    @property
+    def start(self) -> tuple[Fraction | None, Fraction | None]:
+        return (_get(self.h, "start"), _get(self.w, "start"))
+
+    def bounds(self, y: int, x: int) -> tuple[Bounds | str, Bounds | str]:
+        """The pixels output position (y, x) sees, per axis, on an unbounded input ("whole": all)."""
+        return (
+            "whole" if self.h is None else self.h.at(y),
+            "whole" if self.w is None else self.w.at(x),
+        )
+
+    def record(self) -> dict[str, Any]:
+        """The JSON/DataFrame columns: ``receptive_field`` [h, w], ``jump`` [h, w], ``rf_start`` [h, w];
+        null for the whole input (per axis, where only one axis is whole)."""
+        if self.whole:
+            return {"receptive_field": None, "jump": None, "rf_start": None}
+        return {
+            "receptive_field": list(self.size),
+            "jump": [json_exact(j) for j in self.jump],
+            "rf_start": [json_exact(s) for s in self.start],
+        }
+
+
+def _get(f: AxisField | None, attr: str) -> Any:
+    return None if f is None else getattr(f, attr)
+
+
+def json_exact(n: Fraction | None) -> int | float | str | None:
+    """Exact in JSON: an integer, a binary fraction as the float it is exactly (−0.5), else ``"p/q"``."""
+    if n is None:
+        return None
+    if n.denominator == 1:
+        return int(n)
+    if n.denominator & (n.denominator - 1) == 0:
+        return float(n)
+    return f"{n.numerator}/{n.denominator}"
+
+
+WHOLE = ReceptiveField(None, None, ())
+
+
+def receptive_fields(graph: Graph) -> tuple[ReceptiveField, ...]:
+    """The field of every node, in node order (node 0, the input, sees its own pixel)."""
+    first = graph.nodes[0]
+    if len(first.out_shape) == 3:
+        out = [ReceptiveField(PIXEL, PIXEL, (None, "h", "w"))]
+    else:  # no H×W to speak of (a flat input): every element is the whole input
+        out = [WHOLE._replace(layout=(None,) * len(first.out_shape))]
+    for node in graph.ops:
+        out.append(_node_field(node, [out[i] for i in node.inputs]))
+    return tuple(out)
+
+
+def _node_field(node: Node, ins: list[ReceptiveField]) -> ReceptiveField:
+    assert node.op is not None
+    shapes = list(node.in_shapes)
+    through = [_through(node, arg, f) for arg, f in enumerate(ins)]
+    if len(through) == 1:
+        return through[0]
+    layout = next((f.layout for f, s in zip(through, shapes, strict=True) if s == node.out_shape), through[0].layout)
+    axes: dict[str, AxisField | None] = {}
+    for name in SPATIAL:
+        fields = [f.axis(name) for f in through]
+        present = [f for f in fields if f is not None]
+        size = node.out_shape[layout.index(name)] if name in layout else 1
+        axes[name] = union(present, size) if len(present) == len(fields) else None
+    return ReceptiveField(axes["h"], axes["w"], layout)
+
+
+def _through(node: Node, arg: int, field: ReceptiveField) -> ReceptiveField:
+    """Input ``arg``'s field carried through the node's window."""
+    assert node.op is not None
+    window = node.op.window(list(node.in_shapes), node.out_shape, arg)
+    if window is IDENTITY:
+        return field
+    if isinstance(window, Reach):  # GLOBAL
+        return WHOLE._replace(layout=(None,) * len(node.out_shape))
+    axes: dict[str, AxisField | None] = {"h": None, "w": None}  # an axis no output axis keeps: reduced
+    layout: list[str | None] = []
+    for ax in window:
+        name = field.layout[ax.source]
+        layout.append(name)
+        if name is not None:
+            f = field.axis(name)
+            axes[name] = None if f is None or ax.taps is None else compose(f, ax.taps)
+    return ReceptiveField(axes["h"], axes["w"], tuple(layout))
+
+
+def row_fields(a: Analysis, rows: list[LayerCost]) -> list[ReceptiveField]:
+    """The field of each table row: its layer's, or for a collapsed group its last layer's (the
+    group's output, as its output shape is)."""
+    fields = a.receptive
+    last: dict[tuple[str, ...], int] = {}
+    for node in a.graph.nodes:
+        for n in range(1, len(node.path) + 1):
+            last[node.path[:n]] = node.id
+    return [fields[last[r.path]] for r in rows]
