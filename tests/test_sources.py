@@ -173,6 +173,9 @@ def test_import_resnet50_writes_a_short_spec_that_reanalyses(tmp_path, monkeypat
     out = tmp_path / "r50.yaml"
     code, _, err = run_cli(monkeypatch, capsys, "import", "torchvision:resnet50", "-o", str(out))
     assert code == 0 and f"wrote {out}" in err
+    from tests.readme import README
+
+    assert err.replace(str(out), "r50.yaml").strip() in README.read_text()  # the README shows this run
     text = out.read_text()
     assert text.count("\n") < 150
     assert "repeat: 5, block: " in text  # layer3's five identical bottlenecks fold
