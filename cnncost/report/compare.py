@@ -41,9 +41,11 @@ LABELS = {
 
 ACCURACY = ("top1_error", "top5_error")
 
+INPUT_KEYS = ("input_c", "input_h", "input_w")
+
 RAW_KEYS = [
     "model",
-    "input",
+    *INPUT_KEYS,
     "batch",
     "dtype_bytes",
     "optimizer",
@@ -84,7 +86,7 @@ def compare_reports(items: list[tuple[Analysis, Memory]], convention: str) -> li
     records = [
         {
             "model": n,
-            "input": fmt_shape(a.input_shape),
+            **dict(zip(INPUT_KEYS, (*a.input_shape, None, None, None)[:3], strict=True)),
             "batch": a.batch,
             "dtype_bytes": m.dtype_bytes,
             "optimizer": m.optimizer,
@@ -122,7 +124,7 @@ def compare_reports(items: list[tuple[Analysis, Memory]], convention: str) -> li
         caption,
         data={
             "models": [
-                {**{k: v for k, v in rec.items() if k not in ACCURACY}, "input": list(a.input_shape)}
+                {**{k: v for k, v in rec.items() if k not in (*ACCURACY, *INPUT_KEYS)}, "input": list(a.input_shape)}
                 | {"published_accuracy": a.model.accuracy}
                 for rec, (a, _) in zip(records, items, strict=True)
             ],
@@ -131,7 +133,7 @@ def compare_reports(items: list[tuple[Analysis, Memory]], convention: str) -> li
             "optimizer_name": optimizer,
             "stages": stage_data,
         },
-        raw=RawTable([Column(k, k, k not in ("model", "input", "optimizer", "convention")) for k in RAW_KEYS], records),
+        raw=RawTable([Column(k, k, k not in ("model", "optimizer", "convention")) for k in RAW_KEYS], records),
     )
     stages = Report(
         "per stage",
