@@ -138,13 +138,28 @@ AllowOpt = Annotated[
 ]
 
 
-def load(name: str, input: str | None = None, allow_unsupported: bool = False) -> tuple[Any, tuple[int, ...] | None]:
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set", help="Override a param of the spec: KEY=VALUE, a YAML value (--set depths=[3,4,6,3]); repeatable"
+    ),
+]
+
+
+def load(
+    name: str, input: str | None = None, allow_unsupported: bool = False, sets: list[str] | None = None
+) -> tuple[Any, tuple[int, ...] | None]:
     """A model (zoo name, spec file or torch source) and the input shape asked for. A source is traced at
-    that input (its forward may compute sizes from it), a spec re-read there."""
+    that input (its forward may compute sizes from it), a spec re-read there; ``sets`` override its params."""
     from cnncost.spec.catalog import load_model
+    from cnncost.spec.overrides import parse_sets, with_params
     from cnncost.spec.sources import is_source
 
     spec = load_model(name, allow_unsupported)
+    if sets:
+        if is_source(name):
+            raise SpecError(f"--set: {name} is a torch model, it has no params", expected="a zoo model or a spec file")
+        spec = with_params(spec, parse_sets(sets))
     shape = parse_input(input, spec.input)
     if shape is not None and is_source(name) and tuple(shape) != tuple(spec.input):
         from cnncost.torch.importer import load_source
@@ -184,6 +199,7 @@ def table(
     ] = "torch",
     mode: ModeOpt = "inference",
     rf: Annotated[bool, typer.Option("--rf", help="Receptive field, jump and start per row")] = False,
+    set: SetOpt = None,
     allow_unsupported: AllowOpt = False,
     format: FormatOpt = "rich",
 ) -> None:
@@ -196,7 +212,7 @@ def table(
     check_choice(format, FORMATS, "--format")
     check_choice(convention, list(CONVENTIONS), "--convention")
     check_choice(params, PARAM_CONVENTIONS, "--params")
-    spec, shape = load(model, input, allow_unsupported)
+    spec, shape = load(model, input, allow_unsupported, set)
     with reading_input(input, shape):
         a = analyze(spec, shape, batch, mode)
     print_warnings(a.warnings)
@@ -381,6 +397,7 @@ def compare(
         str, typer.Option(help="for training memory: momentum (SGD with momentum) | sgd (plain) | adam | adamw")
     ] = "momentum",
     mode: ModeOpt = "inference",
+    set: SetOpt = None,
     format: FormatOpt = "rich",
 ) -> None:
     """Models side by side: params, MACs, activations, memory, depth, and per-stage costs."""
@@ -396,7 +413,7 @@ def compare(
         raise SpecError("compare needs at least two models", expected="cnncost compare resnet50 resnext50")
     items = []
     for name in models:
-        spec, shape = load(name, input)
+        spec, shape = load(name, input, sets=set)
         with reading_input(input, shape):
             a = analyze(spec, shape, batch, mode)
         items.append((a, memory_of(a, dtype_bytes(dtype), optimizer)))
@@ -420,6 +437,7 @@ def memory(
         str, typer.Option(help="momentum (SGD with momentum) | sgd (plain: no state) | adam | adamw")
     ] = "momentum",
     amp: Annotated[bool, typer.Option("--amp", help="Mixed precision: fp16 activations, fp32 master weights")] = False,
+    set: SetOpt = None,
     format: FormatOpt = "rich",
 ) -> None:
     """Forward activations, peak inference memory and training memory for one step."""
@@ -431,7 +449,7 @@ def memory(
     check_choice(format, FORMATS, "--format")
     results = []
     for name in models:
-        spec, shape = load(name, input)
+        spec, shape = load(name, input, sets=set)
         with reading_input(input, shape):
             a = analyze(spec, shape, batch)
         results.append((spec.name, memory_of(a, dtype_bytes(dtype), optimizer, amp)))

@@ -6,6 +6,7 @@ Example (VGG-16 conv1_1 on 3×224×224): weights 3·3·3·64 = 1,728, biases 64,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
@@ -278,14 +279,24 @@ def analyze_graph(graph: Graph, batch: int = 1, mode: str = "inference") -> Anal
 
 
 def analyze(
-    model: ModelSpec | str, input_shape: Shape | None = None, batch: int = 1, mode: str = "inference"
+    model: ModelSpec | str,
+    input_shape: Shape | None = None,
+    batch: int = 1,
+    mode: str = "inference",
+    params: Mapping[str, Any] | None = None,
 ) -> Analysis:
     """Expand and cost a model: ``analyze("vgg16").totals.params == 138_357_544``.
 
     ``mode="training"`` also counts the operations of training-only side heads (Inception-v3's aux).
+    ``params`` overrides the spec's params, validated as a variant's are (an unknown key is an error):
+    ``analyze("resnet18", params={"block": "bottleneck", "depths": [3, 4, 6, 3]})`` is a ResNet-50.
     """
     if isinstance(model, str):
         from cnncost.spec.catalog import load_model
 
         model = load_model(model)
+    if params:
+        from cnncost.spec.overrides import with_params
+
+        model = with_params(model, params)
     return analyze_graph(expand(model, input_shape), batch, mode)
