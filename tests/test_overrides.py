@@ -5,24 +5,14 @@ the validation variants get: an unknown key or a malformed ``--set`` is one line
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
 from cnncost import analyze
 from cnncost.errors import SpecError
+from tests.test_hostile_input import run_cli
 
 tvm = pytest.importorskip("torchvision.models")
-
-
-def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    from cnncost.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["cnncost", *args])
-    with pytest.raises(SystemExit) as info:
-        main()
-    out, err = capsys.readouterr()
-    return int(info.value.code or 0), out, err
 
 
 @pytest.mark.parametrize(("name", "depths"), [("resnet50", [3, 4, 6, 3]), ("resnet101", [3, 4, 23, 3])])

@@ -6,7 +6,6 @@ saves for backward (``saved_tensors_hooks``) in a training forward of the origin
 
 from __future__ import annotations
 
-import sys
 from functools import cache
 
 import pytest
@@ -20,22 +19,13 @@ timm = pytest.importorskip("timm")
 
 from cnncost.torch.crosscheck import flop_counter_total, fvcore_counts  # noqa: E402
 from cnncost.torch.importer import Imported, import_source  # noqa: E402
+from tests.test_hostile_input import run_cli  # noqa: E402
 from tests.test_torchvision_metadata import LOADED_WITH, torchvision_cnns  # noqa: E402
 
 
 @cache
 def imported(source: str) -> Imported:
     return import_source(source)
-
-
-def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    from cnncost.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["cnncost", *args])
-    with pytest.raises(SystemExit) as info:
-        main()
-    out, err = capsys.readouterr()
-    return int(info.value.code or 0), out, err
 
 
 # -- sources -------------------------------------------------------------------------------

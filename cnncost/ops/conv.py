@@ -92,6 +92,14 @@ def symmetric(pad: tuple[int, int, int, int]) -> bool:
     return pad[0] == pad[1] and pad[2] == pad[3]
 
 
+def check_groups(kind: str, c: int, out: int, g: int) -> None:
+    """Conv and transposed conv alike: positive channels and groups, groups dividing both sides."""
+    if out < 1 or g < 1:
+        raise SpecError(f"{kind}: out={out}, groups={g}", expected="positive integers")
+    if c % g or out % g:
+        raise SpecError(f"{kind}: groups={g} must divide input channels {c} and output channels {out}")
+
+
 def kernel_label(kind: str, k: tuple[int, int], s: tuple[int, int], groups: int, d: tuple[int, int]) -> str:
     """``conv 3×3/2 g32 d2``: kernel, stride, groups and dilation where they are not 1."""
     text = f"{kind} {k[0]}×{k[1]}" + (f"/{s[0]}" if s[0] == s[1] and s[0] > 1 else "")
@@ -154,13 +162,9 @@ class Conv(Op):
 
     def infer(self, ins: list[Shape], warn: Warn) -> Shape:
         c, h, w = require_chw(self.kind, ins[0])
-        g, out = self.groups, self.out
-        if out < 1 or g < 1:
-            raise SpecError(f"conv: out={out}, groups={g}", expected="positive integers")
-        if c % g or out % g:
-            raise SpecError(f"conv: groups={g} must divide input channels {c} and output channels {out}")
+        check_groups(self.kind, c, self.out, self.groups)
         ho, wo = window_out(self.kind, (h, w), self.k, self.stride, self.padding(ins[0]), self.dilation, False, warn)
-        return (out, ho, wo)
+        return (self.out, ho, wo)
 
     def params(self, ins: list[Shape]) -> ParamCount:
         kh, kw = self.k
@@ -309,11 +313,7 @@ class ConvTranspose(Op):
 
     def infer(self, ins: list[Shape], warn: Warn) -> Shape:
         c, h, w = require_chw(self.kind, ins[0])
-        g, out = self.groups, self.out
-        if out < 1 or g < 1:
-            raise SpecError(f"conv_transpose: out={out}, groups={g}", expected="positive integers")
-        if c % g or out % g:
-            raise SpecError(f"conv_transpose: groups={g} must divide input channels {c} and output channels {out}")
+        check_groups(self.kind, c, self.out, self.groups)
         if min(*self.k, *self.stride, *self.dilation) < 1 or min(*self.pad, *self.output_padding) < 0:
             raise SpecError(
                 f"conv_transpose: k={list(self.k)}, stride={list(self.stride)}, "
@@ -338,7 +338,7 @@ class ConvTranspose(Op):
                     expected="less padding",
                 )
             sizes.append(length)
-        return (out, sizes[0], sizes[1])
+        return (self.out, sizes[0], sizes[1])
 
     def params(self, ins: list[Shape]) -> ParamCount:
         kh, kw = self.k

@@ -231,6 +231,11 @@ class Writer:
             return [*pre, self.op(u, group, cur, entry)]
         if isinstance(u, Struct):
             return [*pre, self.struct(u, group, cur, entry, flat=True)]
+        if not (u.resumed or u.reopened or self.train_only(u)):
+            single = self.single_structure(u)  # written as that structure: the plain list is not needed
+            if single is not None:
+                self.entries[u.path] = cur
+                return [*pre, named(u.path[-1], single)]
         inner = self.emit(u, cur)
         if u.resumed:
             return [*pre, {u.path[-1]: inner, "continue": True}]
@@ -239,9 +244,6 @@ class Writer:
             return [*pre, {u.path[-1]: inner}]
         if self.train_only(u):
             return [*pre, named(u.path[-1], {"aux": inner, "train_only": True})]
-        single = self.single_structure(u)
-        if single is not None:
-            return [*pre, named(u.path[-1], single)]
         if len(inner) == 1 and isinstance(inner[0], dict) and "repeat" in inner[0]:
             return [*pre, named(u.path[-1], inner[0])]
         return [*pre, named(u.path[-1], inner)]

@@ -62,6 +62,11 @@ def _layer_diff(path: str, what: str, engine: int, torch_value: int, hint: str =
     return f"{path}: engine {engine:,} {what}, torch {torch_value:,}" + (f" — {hint}" if hint else "")
 
 
+def _hint(spec_params: int, module_params: int, channels: int) -> str:
+    """A parameter difference of exactly one per output channel is a bias one side has."""
+    return "bias?" if channels and abs(spec_params - module_params) == channels else ""
+
+
 def run_model(model: nn.Module, shape: tuple[int, ...], batch: int = 1) -> tuple[torch.Tensor, dict[str, Any]]:
     model.eval()
     x = torch.randn(batch, *shape)
@@ -117,7 +122,7 @@ def check_against_torch(a: Analysis, net: SpecNet, x: torch.Tensor) -> list[Chec
         seen.update(id(t) for t in own)
         p = sum(t.numel() for t in own if isinstance(t, nn.Parameter))
         if p != layer.params:
-            hint = "bias?" if abs(p - layer.params) == layer.out_shape[0] else ""
+            hint = _hint(layer.params, p, layer.out_shape[0])
             param_diffs.append(_layer_diff(path, "params", layer.params, p, hint))
         b = sum(t.numel() for t in own if not isinstance(t, nn.Parameter))
         if b != layer.buffers:
@@ -180,7 +185,7 @@ def reference_layer_diffs(a: Analysis, ref: nn.Module, x: torch.Tensor, limit: i
     diffs = []
     for (path, p, channels), (rname, rp) in zip(ours, theirs, strict=False):
         if p != rp:
-            hint = "bias?" if abs(p - rp) == channels else ""
+            hint = _hint(p, rp, channels)
             diffs.append(_layer_diff(f"{path} ↔ {rname}", "params", p, rp, hint))
             if len(diffs) >= limit:
                 break
@@ -269,10 +274,6 @@ def module_layers(model: nn.Module, x: torch.Tensor) -> list[tuple[str, int, int
             )
         )
     return out
-
-
-def _hint(spec_params: int, module_params: int, channels: int) -> str:
-    return "bias?" if channels and abs(spec_params - module_params) == channels else ""
 
 
 def check_against_module(a: Analysis, source: str, limit: int = 5) -> list[Check]:
