@@ -114,8 +114,8 @@ class Memory:
         return self.saved_activation_bytes / self.forward_activation_bytes
 
 
-def peak_inference(graph: Graph, elem: int, batch: int, backend: str = "ideal") -> tuple[int, str]:
-    """Peak of live activation bytes over the forward pass, and the layer where it occurs.
+def inference_timeline(graph: Graph, elem: int, batch: int, backend: str = "ideal") -> list[tuple[str, int]]:
+    """Live activation bytes while each op of a forward pass runs, in execution order: (layer, bytes).
 
     ``ideal``: only the tensors the network defines; ``cpu``: plus the conv workspace torch's
     CPU backend allocates while an op runs (``Op.cpu_workspace``: oneDNN's conv reorders).
@@ -128,7 +128,7 @@ def peak_inference(graph: Graph, elem: int, batch: int, backend: str = "ideal") 
             last_read[st.of[i]] = node.id
     keep = {st.of[graph.output], *(st.of[i] for i in graph.aux_outputs if not graph.nodes[i].train_only)}
     live: dict[int, int] = {}
-    peak, where = 0, "input"
+    out: list[tuple[str, int]] = []
     for node in runs:
         sid = st.of[node.id]
         if sid not in live:
@@ -136,26 +136,46 @@ def peak_inference(graph: Graph, elem: int, batch: int, backend: str = "ideal") 
         current = sum(live.values())
         if backend == "cpu" and node.op is not None:
             current += node.op.cpu_workspace(list(node.in_shapes), node.out_shape, elem, batch)
-        if current > peak:
-            peak, where = current, node.name
+        out.append((node.name if node.op is not None else "input", current))
         for i in {st.of[i] for i in node.inputs} | {sid}:
             if last_read.get(i, -1) <= node.id and i not in keep:
                 live.pop(i, None)
+    return out
+
+
+def peak_inference(graph: Graph, elem: int, batch: int, backend: str = "ideal") -> tuple[int, str]:
+    """Peak of live activation bytes over the forward pass, and the layer where it first occurs."""
+    peak, where = 0, "input"
+    for name, current in inference_timeline(graph, elem, batch, backend):
+        if current > peak:
+            peak, where = current, name
     return peak, where
 
 
-def saved_for_backward(graph: Graph, elem: int, batch: int) -> int:
-    """Bytes of the tensors autograd saves in a training step, each storage once."""
+def saved_timeline(graph: Graph, elem: int, batch: int) -> list[tuple[str, int]]:
+    """Bytes autograd holds for backward after each op of a training step's forward pass, in execution
+    order: (layer, cumulative bytes, each storage once). The last value is ``saved_for_backward``."""
     st = _Storages(graph, training=True)
     saved: dict[object, int] = {}
+    total = 0
+    out: list[tuple[str, int]] = []
     grad = [False] * len(graph.nodes)  # does the node's output require grad? (the input does not)
     for node in graph.ops:
         assert node.op is not None
         p = node.op.params(list(node.in_shapes))
         grad[node.id] = bool(p.weights or p.biases) or any(grad[i] for i in node.inputs)
         if grad[node.id]:  # autograd records nothing for an op on tensors that need no gradient
-            saved.update(_saved_tensors(node, st, elem, batch))
-    return sum(saved.values())
+            for key, size in _saved_tensors(node, st, elem, batch):
+                total += size - saved.get(key, 0)
+                saved[key] = size
+        out.append((node.name, total))
+    return out
+
+
+def saved_for_backward(graph: Graph, elem: int, batch: int) -> int:
+    """Bytes of the tensors autograd saves in a training step, each storage once."""
+    timeline = saved_timeline(graph, elem, batch)
+    return timeline[-1][1] if timeline else 0
 
 
 def memory(a: Analysis, dtype_bytes: int = 4, optimizer: str = DEFAULT_OPTIMIZER, amp: bool = False) -> Memory:
