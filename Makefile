@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test slow lint bench clean
+.PHONY: demo test slow lint bench browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,17 +17,26 @@ $(VENV)/.core: $(BIN)/python pyproject.toml
 	touch $@
 
 $(VENV)/.full: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install -q -e '.[torch,dev]'
+	$(BIN)/python -m pip install -q -e '.[torch,plot,dev]'
 	touch $(VENV)/.core $@
 
 demo: $(VENV)/.core
 	$(BIN)/cnncost table vgg16
 
-test: $(VENV)/.full lint
+test: $(VENV)/.full lint browser
 	$(BIN)/python -m pytest -q -m "not slow"
 
 slow: $(VENV)/.full
 	$(BIN)/python -m pytest -q -m slow
+
+# The report's browser test drives the distribution's Chromium (Debian: chromium, chromium-driver);
+# without root or apt it skips, saying why.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	{ command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  { apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium chromium-driver >/dev/null 2>&1; }; }; } || \
+	echo "make browser: no Chromium installed (the report's browser test will skip)"
 
 lint: $(VENV)/.full
 	$(BIN)/ruff check cnncost tests benchmarks
