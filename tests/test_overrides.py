@@ -47,7 +47,7 @@ def test_set_applies_to_every_compared_model(monkeypatch, capsys):
         (
             ["--set", "dept=3"],
             "error: --set dept: resnet18 has no parameter 'dept' "
-            "(expected did you mean depths? params: block, depths, stride_at, classes)\n",
+            "(expected did you mean depths? params: block, depths, stride_at, classes, width, width_per_group)\n",
         ),
         (
             ["--set", "depths"],
@@ -71,5 +71,5 @@ def test_set_on_a_torch_source_is_refused(monkeypatch, capsys):
 
 
 def test_library_override_validates_like_a_variant():
-    with pytest.raises(SpecError, match=r"resnet18 has no parameter 'width'"):
-        analyze("resnet18", params={"width": 2})
+    with pytest.raises(SpecError, match=r"resnet18 has no parameter 'widths'"):
+        analyze("resnet18", params={"widths": 2})
