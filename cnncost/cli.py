@@ -537,6 +537,7 @@ def bench(
     warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed calls per batch size")] = 5,
     min_time: Annotated[float, typer.Option("--min-time", help="Seconds of timed blocks per batch size")] = 1.0,
     input: InputOpt = None,
+    set: SetOpt = None,
     format: FormatOpt = "rich",
     save: Annotated[str | None, typer.Option("--save", help="Also write the JSON document to this file")] = None,
 ) -> None:
@@ -546,7 +547,6 @@ def bench(
 
     from cnncost.report.bench import bench_report
     from cnncost.report.sink import FORMATS, render
-    from cnncost.spec.catalog import load_model
 
     check_choice(format, FORMATS, "--format")
     import importlib.util
@@ -557,7 +557,7 @@ def bench(
         batches = tuple(int(b) for b in batch.replace(" ", "").split(",") if b)
     except ValueError:
         raise SpecError(f"bad --batch {batch!r}", expected="comma-separated positive integers such as 1,8,32") from None
-    specs = [load_model(m) for m in models]
+    specs = [load(m, input, sets=set)[0] for m in models]
     shape = parse_input(input, specs[0].input) if input else None
     if impl is None:
         from cnncost.spec.sources import is_source
@@ -601,6 +601,259 @@ def bench(
         except OSError as exc:
             raise SpecError(f"cannot write --save {save!r}: {exc.strerror}") from None
     render(report, format)
+
+
+PLOT_KINDS = {
+    "accuracy": "[MODEL...]: top-1 accuracy vs operations, bubble area = params (no model: every one with a "
+    "published top-1)",
+    "layers": "MODEL: params, operations and activation memory per layer (--depth N: per group)",
+    "memory": "MODEL: live inference memory and a training step's memory, op by op, the peak named",
+    "compare": "MODEL MODEL...: operations and params per stage, side by side",
+    "rf": "MODEL: receptive field per layer, against the input size",
+    "bench": "FILE.json...: latency and throughput vs batch size from cnncost bench --save",
+}
+
+
+@app.command()
+@user_errors
+def plot(
+    kind: Annotated[str, typer.Argument(help=" | ".join(PLOT_KINDS))],
+    targets: Annotated[list[str] | None, typer.Argument(help="Models (or, for bench, saved JSON files)")] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="The image: FILE.png, .svg or .pdf")] = None,
+    input: InputOpt = None,
+    batch: BatchOpt = 1,
+    convention: ConventionOpt = "macs",
+    dtype: DtypeOpt = "fp32",
+    optimizer: Annotated[
+        str, typer.Option(help="memory: momentum (SGD with momentum) | sgd (plain) | adam | adamw")
+    ] = "momentum",
+    depth: Annotated[int | None, typer.Option(min=1, help="layers: collapse below this path depth")] = None,
+    style: Annotated[
+        str, typer.Option(help="accuracy: canziani (accuracy vs ops, bubbles) | densenet (error vs params and ops)")
+    ] = "canziani",
+    set: SetOpt = None,
+) -> None:
+    """Charts as PNG, SVG or PDF: accuracy, layers, memory, compare, rf, bench (needs matplotlib: the plot extra)."""
+    from cnncost.analysis.conventions import CONVENTIONS
+    from cnncost.analysis.cost import analyze
+
+    check_choice(kind, list(PLOT_KINDS), "plot kind")
+    if output is None:
+        raise SpecError("cnncost plot needs -o FILE", expected="-o FILE.png, FILE.svg or FILE.pdf")
+    names = list(targets or [])
+    low, high = PLOT_ARGS[kind]
+    if not low <= len(names) <= (high or len(names)):
+        raise SpecError(f"plot {kind} got {len(names)} argument(s)", expected=f"cnncost plot {kind} {PLOT_KINDS[kind]}")
+    check_choice(convention, list(CONVENTIONS), "--convention")
+    elem = dtype_bytes(dtype)
+    import cnncost.plot as charts  # a SpecError when matplotlib is missing
+    from cnncost.plot.base import check_output
+
+    check_output(output)
+
+    def analysis(name: str) -> Any:
+        spec, shape = load(name, input, sets=set)
+        with reading_input(input, shape):
+            a = analyze(spec, shape, batch)
+        print_warnings(a.warnings)
+        return a
+
+    figures: dict[str, Callable[[], Any]] = {
+        "accuracy": lambda: charts.accuracy_figure(
+            [analysis(n) for n in names or charts.published_models()], convention, style
+        ),
+        "layers": lambda: charts.layers_figure(analysis(names[0]), depth, convention, elem),
+        "memory": lambda: charts.memory_figure(analysis(names[0]), elem, optimizer),
+        "compare": lambda: charts.compare_figure([analysis(n) for n in names], convention),
+        "rf": lambda: charts.rf_figure(analysis(names[0])),
+        "bench": lambda: charts.bench_figure([read_json(n, "a cnncost bench --save FILE.json") for n in names]),
+    }
+    fig = figures[kind]()
+    charts.save(fig, output)
+    print(f"wrote {output} ({fig.get_label()})", file=sys.stderr)
+
+
+PLOT_ARGS: dict[str, tuple[int, int | None]] = {
+    "accuracy": (0, None),
+    "layers": (1, 1),
+    "memory": (1, 1),
+    "compare": (2, None),
+    "rf": (1, 1),
+    "bench": (1, None),
+}
+"""How many MODEL (or FILE) arguments each plot kind takes: (at least, at most; None: any)."""
+
+
+def read_json(path: str, expected: str) -> Any:
+    """A JSON file's document; unreadable or not JSON is a one-line ``SpecError``."""
+    import json
+    from pathlib import Path
+
+    try:
+        return json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise SpecError(f"cannot read {path!r}: {exc.strerror}", expected=expected) from None
+    except ValueError as exc:
+        raise SpecError(f"{path} is not JSON: {exc}", expected=expected) from None
+
+
+@app.command()
+@user_errors
+def report(
+    models: Annotated[list[str], typer.Argument(help="One or more models (names, aliases or spec paths)")],
+    output: Annotated[str, typer.Option("--output", "-o", help="The HTML file to write")] = "report.html",
+    input: InputOpt = None,
+    batch: BatchOpt = 1,
+    dtype: DtypeOpt = "fp32",
+    convention: ConventionOpt = "macs",
+    optimizer: Annotated[
+        str, typer.Option(help="for training memory: momentum (SGD with momentum) | sgd (plain) | adam | adamw")
+    ] = "momentum",
+    depth: Annotated[int | None, typer.Option(min=1, help="Collapse the layer table below this path depth")] = None,
+    set: SetOpt = None,
+    no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip the torch, fvcore and paper checks")] = False,
+) -> None:
+    """One self-contained HTML file: summary, sortable and foldable layer table, charts, conventions, checks."""
+    import importlib.util
+    from pathlib import Path
+
+    from cnncost.analysis.conventions import CONVENTIONS
+    from cnncost.analysis.cost import analyze
+    from cnncost.analysis.memory import memory as memory_of
+    from cnncost.analysis.published import check_model
+    from cnncost.report.html import NO_TORCH, Verification, html_report
+
+    check_choice(convention, list(CONVENTIONS), "--convention")
+    loaded = [load(name, input, sets=set) for name in models]
+    items = []
+    for spec, shape in loaded:
+        with reading_input(input, shape):
+            a = analyze(spec, shape, batch)
+        items.append((a, memory_of(a, dtype_bytes(dtype), optimizer)))
+    checks = None
+    if not no_verify:
+        has_torch = importlib.util.find_spec("torch") is not None
+        checks = [
+            Verification(
+                [] if set else check_model(spec),
+                run_torch_checks([(spec, shape)], ["torch", "fvcore"], input) if has_torch else [],
+                ([] if has_torch else [NO_TORCH]) + (["paper checks not run: --set changes the model"] if set else []),
+            )
+            for spec, shape in loaded
+        ]
+    text = html_report(items, convention=convention, dtype=dtype, depth=depth, verification=checks)
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"cannot write {output!r}: {exc.strerror}") from None
+    print(f"wrote {output}: {len(items)} model{'s' if len(items) > 1 else ''}, {len(text):,} bytes", file=sys.stderr)
+
+
+@app.command()
+@user_errors
+def sweep(
+    model: Model,
+    set: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", help="An axis: KEY=V1,V2,... (YAML values, or start:stop:step): --set depths=[2,2,2,2],[3,4,6,3]"
+        ),
+    ] = None,
+    scale: Annotated[
+        str | None,
+        typer.Option(
+            "--scale",
+            help="Compound scaling as one axis: efficientnet:phi=0:3:1 (depth ×1.2^φ, width ×1.1^φ, input ×1.15^φ)",
+        ),
+    ] = None,
+    input: Annotated[
+        str | None,
+        typer.Option("--input", "-i", help="Inputs: 3x224x224,3x256x256, or square sides 128:320:32 (C: the model's)"),
+    ] = None,
+    batch: Annotated[str, typer.Option("--batch", "-b", help="Batch sizes: 8, or an axis 1,8,32 or 1:64:8")] = "1",
+    sample: Annotated[
+        int | None, typer.Option("--sample", help="Evaluate N variants drawn from the grid without replacement")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="The seed of --sample")] = 0,
+    pareto: Annotated[
+        str | None,
+        typer.Option("--pareto", help="Mark the Pareto front: macs,max:input (each minimised unless max:NAME)"),
+    ] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Worker processes (default: none)")] = None,
+    convention: ConventionOpt = "macs",
+    dtype: DtypeOpt = "fp32",
+    optimizer: Annotated[
+        str, typer.Option(help="for training memory: momentum (SGD with momentum) | sgd (plain) | adam | adamw")
+    ] = "momentum",
+    plot: Annotated[
+        str | None, typer.Option("--plot", help="Also draw the variants (matplotlib): FILE.png, .svg or .pdf")
+    ] = None,
+    format: FormatOpt = "rich",
+) -> None:
+    """A grid (or a sample) of a model's variants: params, ops, memory, receptive field; the Pareto front."""
+    import importlib.util
+
+    from cnncost.analysis import sweep as sw
+    from cnncost.report.sink import FORMATS, render
+    from cnncost.report.sweep import sweep_report
+    from cnncost.spec.overrides import parse_axes, parse_values
+    from cnncost.spec.sources import is_source
+
+    check_choice(format, FORMATS, "--format")
+    if plot is not None:
+        if importlib.util.find_spec("matplotlib") is None:
+            raise SpecError("--plot needs matplotlib", expected="pip install 'cnncost[plot]'")
+        from cnncost.plot.base import check_output
+
+        check_output(plot)
+    if is_source(model) and (set or input or scale):
+        raise SpecError(
+            f"sweep: {model} is a torch model, traced at one input with no params",
+            expected="`cnncost import` it to a spec file and sweep that",
+        )
+    spec, _ = load(model)
+    axes = [sw.Axis(k, tuple(v)) for k, v in parse_axes(set or []).items()]
+    if scale is not None:
+        rule, _, phis = scale.partition(":")
+        key, eq, values = phis.partition("=")
+        if key.strip() not in ("phi", "φ") or not eq:
+            raise SpecError(f"--scale {scale!r}", expected="RULE:phi=VALUES, e.g. efficientnet:phi=0:3:1")
+        axes.append(sw.Axis.compound(rule.strip(), parse_values(values, "--scale phi")))
+    if input is not None:
+        shapes = [parse_input(str(v), spec.input) for v in parse_values(input, "--input")]
+        axes.append(sw.Axis.inputs([s for s in shapes if s is not None]))
+    sizes = parse_values(batch, "--batch")
+    if len(sizes) > 1:
+        axes.append(sw.Axis.batches(sizes))
+    elif isinstance(sizes[0], bool) or not isinstance(sizes[0], int) or sizes[0] < 1:
+        raise SpecError(f"bad --batch {batch!r}", expected="a positive integer, or an axis such as 1,8,32")
+    metrics = sw.parse_metrics(pareto, sw.metric_names(axes, convention)) if pareto else None
+    with _progress() as progress:
+        task = progress.add_task(f"sweeping {spec.name}", total=None)
+        result = sw.sweep(
+            spec,
+            axes,
+            batch=sizes[0] if len(sizes) == 1 else 1,
+            dtype_bytes=dtype_bytes(dtype),
+            optimizer=optimizer,
+            convention=convention,
+            sample=sample,
+            seed=seed,
+            workers=workers,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    front = sw.pareto(result.rows, metrics) if metrics else None
+    names = [("max:" if mx else "") + n for n, mx in metrics] if metrics else None
+    render(sweep_report(result, front, names), format)
+    if plot is not None:
+        from cnncost.plot import save
+        from cnncost.plot.sweep import sweep_figure
+
+        x, y = (metrics[0][0], metrics[1][0]) if metrics and len(metrics) == 2 else ("params", convention)
+        where = f", ★ front of {', '.join(names)}" if names else ""
+        fig = sweep_figure(result.rows, x, y, front or [], f"{result.model}: {len(result.rows)} variants{where}")
+        save(fig, plot)
+        print(f"wrote {plot} ({fig.get_label()})", file=sys.stderr)
 
 
 def main() -> None:
