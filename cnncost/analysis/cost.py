@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from cnncost.analysis.conventions import CONVENTIONS, OP_CLASSES
 from cnncost.errors import SpecError, SpecWarning, check_choice
 from cnncost.graph import Graph
-from cnncost.ops.base import ParamCount, Shape, numel
+from cnncost.ops.base import Op, ParamCount, Shape, numel
 from cnncost.spec.expand import expand
 from cnncost.spec.family import ModelSpec
 
@@ -183,36 +183,48 @@ class Analysis:
 
 
 def _sum(path: tuple[str, ...], rows: list[LayerCost], kind: str) -> LayerCost:
+    """The rows added up, in one pass (a total over ResNet-152's 516 rows is on every ``analyze``)."""
     ops: dict[str, int] = {}
+    weights = biases = buffers = counters = macs = fvcore = activations = layers = weight_layers = 0
+    train_macs: int | Fraction = 0
     for r in rows:
         for k, v in r.ops.items():
             ops[k] = ops.get(k, 0) + v
+        weights += r.weights
+        biases += r.biases
+        buffers += r.buffers
+        counters += r.counters
+        macs += r.macs
+        fvcore += r.fvcore
+        activations += r.activations
+        layers += r.layers
+        train_macs += r.train_macs
+        weight_layers += r.weight_layers
     return LayerCost(
         path=path,
         kind=kind,
-        label=_group_label(rows),
+        label=_group_label(rows, weight_layers),
         in_shapes=rows[0].in_shapes,
         out_shape=rows[-1].out_shape,
-        weights=sum(r.weights for r in rows),
-        biases=sum(r.biases for r in rows),
-        buffers=sum(r.buffers for r in rows),
-        counters=sum(r.counters for r in rows),
-        macs=sum(r.macs for r in rows),
+        weights=weights,
+        biases=biases,
+        buffers=buffers,
+        counters=counters,
+        macs=macs,
         ops=ops,
-        fvcore=sum(r.fvcore for r in rows),
-        activations=sum(r.activations for r in rows),
-        layers=sum(r.layers for r in rows),
+        fvcore=fvcore,
+        activations=activations,
+        layers=layers,
         line=rows[0].line,
-        train_macs=sum(r.train_macs for r in rows),
-        weight_layers=sum(r.weight_layers for r in rows),
+        train_macs=train_macs,
+        weight_layers=weight_layers,
     )
 
 
-def _group_label(rows: list[LayerCost]) -> str:
+def _group_label(rows: list[LayerCost], weight_layers: int) -> str:
     """``conv 3×3 + relu`` for a short group, ``10 ops, 3 weight layers`` for a long one."""
     if len(rows) <= 3:
         return " + ".join(r.label for r in rows)
-    weight_layers = sum(r.weight_layers for r in rows)
     plural = "s" if weight_layers != 1 else ""
     return f"{len(rows)} ops, {weight_layers} weight layer{plural}" if weight_layers else f"{len(rows)} ops"
 
@@ -220,6 +232,49 @@ def _group_label(rows: list[LayerCost]) -> str:
 def _exact(p: float) -> Fraction:
     """A survival probability as the small fraction it was meant to be (1 − 3/110·0.5 → 217/220)."""
     return Fraction(p).limit_denominator(10**6) if p != 1 else Fraction(1)
+
+
+class _NodeCost(NamedTuple):
+    """What a layer's row holds besides its place (path, line, shapes): the same for every node with the
+    same op object at the same shapes, so identical layers (a replayed block's) compute it once."""
+
+    kind: str
+    label: str
+    weights: int
+    biases: int
+    buffers: int
+    counters: int
+    macs: int
+    ops: dict[str, int]
+    fvcore: int
+    activations: int
+    step_macs: int
+    weight_layers: int
+
+
+def _node_cost(op: Op, in_shapes: tuple[Shape, ...], out: Shape, batch: int, owner: bool, runs: bool) -> _NodeCost:
+    """One layer's costs for the whole batch; ``owner``: not a ``share:`` of another layer's weights (whose
+    params count there); ``runs``: not a training-only head at inference."""
+    ins = list(in_shapes)
+    p = op.params(ins) if owner else NO_PARAMS  # counted once, at the owner
+    label = op.describe() if owner else op.describe() + " (shared)"
+    step_macs = op.macs(ins, out) * batch
+    macs = step_macs if runs else 0
+    other = op.other_ops(ins, out) * batch if runs else 0
+    return _NodeCost(
+        op.kind,
+        label + ("" if runs else " (training only)"),
+        p.weights,
+        p.biases,
+        p.buffers,
+        p.counters,
+        macs,
+        {op.op_class: 2 * macs if macs else other} if (macs or other) else {},
+        op.fvcore_flops(ins, out) * batch if runs else 0,
+        numel(out) * batch if runs and op.new_tensor() else 0,
+        step_macs,
+        int(op.weight_layer),
+    )
 
 
 MODES = ("inference", "training")
@@ -233,41 +288,45 @@ def analyze_graph(graph: Graph, batch: int = 1, mode: str = "inference") -> Anal
         raise SpecError(f"batch {batch}", expected="a positive integer")
     check_choice(mode, MODES, "mode")
     layers: list[LayerCost] = []
-    for node in graph.nodes:
-        if node.op is None:
+    costs: dict[tuple[Any, ...], _NodeCost] = {}  # identical layers (same op object, same shapes) cost once
+    training = mode == "training"
+    nodes = graph.nodes
+    for node in nodes:
+        op = node.op
+        if op is None:
             layers.append(
                 LayerCost(
                     node.path, "input", "input", (), node.out_shape, activations=numel(node.out_shape) * batch, layers=0
                 )
             )
             continue
-        op, ins, out = node.op, list(node.in_shapes), node.out_shape
-        p = op.params(ins) if node.shares is None else NO_PARAMS  # counted once, at the owner
-        label = op.describe() if node.shares is None else op.describe() + " (shared)"
-        step_macs = op.macs(ins, out) * batch
-        runs = mode == "training" or not node.train_only
-        macs = step_macs if runs else 0
-        other = op.other_ops(ins, out) * batch if runs else 0
-        ops = {op.op_class: 2 * macs if macs else other} if (macs or other) else {}
+        owner = node.shares is None
+        runs = training or not node.train_only
+        key = (op, node.in_shapes, node.out_shape, owner, runs)
+        c = costs.get(key)
+        if c is None:
+            c = costs[key] = _node_cost(op, node.in_shapes, node.out_shape, batch, owner, runs)
+        survival = node.survival
         layers.append(
             LayerCost(
-                path=node.path,
-                kind=op.kind,
-                label=label + ("" if runs else " (training only)"),
-                in_shapes=node.in_shapes,
-                out_shape=out,
-                weights=p.weights,
-                biases=p.biases,
-                buffers=p.buffers,
-                counters=p.counters,
-                macs=macs,
-                ops=ops,
-                fvcore=op.fvcore_flops(ins, out) * batch if runs else 0,
-                activations=numel(out) * batch if runs and op.new_tensor() else 0,
-                line=node.line,
-                train_macs=step_macs if node.survival == 1 else step_macs * _exact(node.survival),
-                shares=None if node.shares is None else graph.nodes[node.shares].name,
-                weight_layers=int(op.weight_layer),
+                node.path,
+                c.kind,
+                c.label,
+                node.in_shapes,
+                node.out_shape,
+                c.weights,
+                c.biases,
+                c.buffers,
+                c.counters,
+                c.macs,
+                dict(c.ops),  # each row its own dict, as before
+                c.fvcore,
+                c.activations,
+                1,
+                node.line,
+                c.step_macs if survival == 1 else c.step_macs * _exact(survival),
+                None if owner else nodes[node.shares].name,  # type: ignore[index]
+                c.weight_layers,
             )
         )
     totals = _sum(("total",), layers, "total")

@@ -15,13 +15,14 @@ op or a view (flatten, identity, inference dropout) shares its input's. Three fi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from cnncost.analysis.cost import Analysis
 from cnncost.errors import check_choice
 from cnncost.graph import Graph, Node
-from cnncost.ops.base import numel
+from cnncost.ops.base import Op, Saved, numel
 
 OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
 """Optimizer state per parameter, in parameter-sized tensors (momentum buffer; Adam's m and v)."""
@@ -50,27 +51,30 @@ class _Storages:
 
     def __init__(self, graph: Graph, training: bool) -> None:
         self.of: list[int] = []
-        self.elements: dict[int, int] = {}
+        self.elements: list[int] = []  # by storage id
+        of, elements = self.of, self.elements
+        writes: dict[Op, bool] = {}  # identical layers share one op object
         for node in graph.nodes:
-            if node.op is None or node.op.new_tensor(training):
-                sid = len(self.elements)
-                self.elements[sid] = numel(node.out_shape)
-                self.of.append(sid)
+            op = node.op
+            if op is not None:
+                new = writes.get(op)
+                if new is None:
+                    new = writes[op] = op.new_tensor(training)
+            if op is None or new:
+                of.append(len(elements))
+                elements.append(numel(node.out_shape))
             else:
-                self.of.append(self.of[node.inputs[0]])
+                of.append(of[node.inputs[0]])
 
 
-def _saved_tensors(node: Node, st: _Storages, elem: int, batch: int) -> Iterator[tuple[object, int]]:
-    """(storage key, bytes) of what ``node``'s op saves (``Op.saved``): a key is an input's or the
+def _saved_key(node: Node, s: Saved, st: _Storages, elem: int, batch: int) -> tuple[object, int]:
+    """(storage key, bytes) of one tensor ``node``'s op saves (``Op.saved``): a key is an input's or the
     output's storage id, so a tensor saved by two ops counts once, or a fresh key for a new tensor."""
-    assert node.op is not None
-    for s in node.op.saved(list(node.in_shapes), node.out_shape):
-        scale = (s.itemsize or elem) * (batch if s.per_sample else 1)
-        if s.source == "new":
-            yield (node.id, s.tag), s.elements * scale
-        else:
-            sid = st.of[node.inputs[s.arg] if s.source == "input" else node.id]
-            yield sid, st.elements[sid] * scale
+    scale = (s.itemsize or elem) * (batch if s.per_sample else 1)
+    if s.source == "new":
+        return (node.id, s.tag), s.elements * scale
+    sid = st.of[node.inputs[s.arg] if s.source == "input" else node.id]
+    return sid, st.elements[sid] * scale
 
 
 @dataclass(frozen=True)
@@ -120,33 +124,53 @@ def inference_timeline(graph: Graph, elem: int, batch: int, backend: str = "idea
     ``ideal``: only the tensors the network defines; ``cpu``: plus the conv workspace torch's
     CPU backend allocates while an op runs (``Op.cpu_workspace``: oneDNN's conv reorders).
     """
+    return [
+        (name, live + (workspace if backend == "cpu" else 0)) for name, live, workspace in _forward(graph, elem, batch)
+    ]
+
+
+def _forward(graph: Graph, elem: int, batch: int) -> list[tuple[str, int, int]]:
+    """(layer, live bytes, CPU workspace bytes) while each op of a forward pass runs: one liveness pass
+    that both backends read (the live total is kept as storages come and go, not summed at each op)."""
     st = _Storages(graph, training=False)
+    of, elements = st.of, st.elements
     runs = [node for node in graph.nodes if not node.train_only]  # training-only heads do not run
     last_read: dict[int, int] = {}
     for node in runs:
         for i in node.inputs:
-            last_read[st.of[i]] = node.id
-    keep = {st.of[graph.output], *(st.of[i] for i in graph.aux_outputs if not graph.nodes[i].train_only)}
+            last_read[of[i]] = node.id
+    keep = {of[graph.output], *(of[i] for i in graph.aux_outputs if not graph.nodes[i].train_only)}
     live: dict[int, int] = {}
-    out: list[tuple[str, int]] = []
+    current = 0
+    workspaces: dict[tuple[Any, ...], int] = {}
+    out: list[tuple[str, int, int]] = []
     for node in runs:
-        sid = st.of[node.id]
+        sid = of[node.id]
         if sid not in live:
-            live[sid] = st.elements[sid] * elem * batch
-        current = sum(live.values())
-        if backend == "cpu" and node.op is not None:
-            current += node.op.cpu_workspace(list(node.in_shapes), node.out_shape, elem, batch)
-        out.append((node.name if node.op is not None else "input", current))
-        for i in {st.of[i] for i in node.inputs} | {sid}:
+            size = live[sid] = elements[sid] * elem * batch
+            current += size
+        op = node.op
+        workspace = 0
+        if op is not None:
+            key = (op, node.in_shapes, node.out_shape)
+            workspace = workspaces.get(key, -1)
+            if workspace < 0:
+                workspace = workspaces[key] = op.cpu_workspace(list(node.in_shapes), node.out_shape, elem, batch)
+        out.append((node.name if op is not None else "input", current, workspace))
+        for i in {of[i] for i in node.inputs} | {sid}:
             if last_read.get(i, -1) <= node.id and i not in keep:
-                live.pop(i, None)
+                current -= live.pop(i, 0)
     return out
 
 
 def peak_inference(graph: Graph, elem: int, batch: int, backend: str = "ideal") -> tuple[int, str]:
     """Peak of live activation bytes over the forward pass, and the layer where it first occurs."""
+    return _peak(inference_timeline(graph, elem, batch, backend))
+
+
+def _peak(timeline: Iterable[tuple[str, int]]) -> tuple[int, str]:
     peak, where = 0, "input"
-    for name, current in inference_timeline(graph, elem, batch, backend):
+    for name, current in timeline:
         if current > peak:
             peak, where = current, name
     return peak, where
@@ -160,14 +184,26 @@ def saved_timeline(graph: Graph, elem: int, batch: int) -> list[tuple[str, int]]
     total = 0
     out: list[tuple[str, int]] = []
     grad = [False] * len(graph.nodes)  # does the node's output require grad? (the input does not)
+    weighted: dict[tuple[Any, ...], bool] = {}  # identical layers (one op object, same shapes) ask once
+    rules: dict[tuple[Any, ...], tuple[Saved, ...]] = {}
     for node in graph.ops:
-        assert node.op is not None
-        p = node.op.params(list(node.in_shapes))
-        grad[node.id] = bool(p.weights or p.biases) or any(grad[i] for i in node.inputs)
+        op = node.op
+        assert op is not None
+        key = (op, node.in_shapes)
+        has = weighted.get(key)
+        if has is None:
+            p = op.params(list(node.in_shapes))
+            has = weighted[key] = bool(p.weights or p.biases)
+        grad[node.id] = has or any(grad[i] for i in node.inputs)
         if grad[node.id]:  # autograd records nothing for an op on tensors that need no gradient
-            for key, size in _saved_tensors(node, st, elem, batch):
-                total += size - saved.get(key, 0)
-                saved[key] = size
+            rule_key = (op, node.in_shapes, node.out_shape)
+            rule = rules.get(rule_key)
+            if rule is None:
+                rule = rules[rule_key] = op.saved(list(node.in_shapes), node.out_shape)
+            for s in rule:
+                k, size = _saved_key(node, s, st, elem, batch)
+                total += size - saved.get(k, 0)
+                saved[k] = size
         out.append((node.name, total))
     return out
 
@@ -187,8 +223,9 @@ def memory(a: Analysis, dtype_bytes: int = 4, optimizer: str = DEFAULT_OPTIMIZER
     elem = 2 if amp else dtype_bytes
     weight_bytes = 4 if amp else dtype_bytes
     t, g, b = a.totals, a.graph, a.batch
-    peak, where = peak_inference(g, elem, b)
-    peak_cpu, _ = peak_inference(g, elem, b, "cpu")
+    forward = _forward(g, elem, b)  # one liveness pass for both backends
+    peak, where = _peak((name, live) for name, live, _ in forward)
+    peak_cpu, _ = _peak((name, live + workspace) for name, live, workspace in forward)
     params = t.params * weight_bytes
     return Memory(
         batch=b,

@@ -14,9 +14,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from cnncost.ops.window import IDENTITY, Reach, Taps
+from cnncost.ops.window import IDENTITY, Reach, Taps, Window
 
 if TYPE_CHECKING:
     from cnncost.analysis.cost import Analysis, LayerCost
@@ -67,8 +68,19 @@ PIXEL = AxisField(1, 1, ((0, 0),))
 """The network input: position o sees pixel o."""
 
 
+@lru_cache(maxsize=8192)
 def compose(field: AxisField, taps: Taps) -> AxisField:
-    """The field of an op's output: position o sees the union of what its taps' positions see."""
+    """The field of an op's output: position o sees the union of what its taps' positions see.
+
+    Memoised: a pure function of two frozen values, and a sweep's variants share their first stages'.
+    """
+    if field.period == 1 and taps.period == 1:  # a conv or pool after convs and pools: one position
+        b, reads, step = field.bounds[0], taps.taps[0], field.shift
+        if b is None or not reads:
+            return AxisField(1, taps.shift * step, (None,))
+        lo, hi = min(reads) * step, max(reads) * step
+        lo, hi = min(lo, hi), max(lo, hi)
+        return AxisField(1, taps.shift * step, ((b[0] + lo, b[1] + hi),))
     # After m periods of the taps they have moved m·shift input positions: a whole number of the
     # input field's periods when m = period_in / gcd(period_in, shift).
     m = field.period // math.gcd(field.period, taps.shift)
@@ -103,6 +115,12 @@ def union(fields: list[AxisField], size: int) -> AxisField:
     Inputs of a merge have one spatial size, so their jumps agree, except where sizes coincide (a map
     of one position) or a resize to an odd size: then the union is exact at each of the map's ``size``
     positions and the largest jump continues it past them."""
+    return _union_of(tuple(fields), size)
+
+
+@lru_cache(maxsize=8192)
+def _union_of(fields: tuple[AxisField, ...], size: int) -> AxisField:
+    """``union``, memoised (a pure function of frozen values: every residual add asks it)."""
     jumps = {f.jump for f in fields}
     base = math.lcm(*(f.period for f in fields))
     period = base if len(jumps) == 1 else base * -(-size // base)
@@ -184,15 +202,16 @@ def receptive_fields(graph: Graph) -> tuple[ReceptiveField, ...]:
         out = [ReceptiveField(PIXEL, PIXEL, (None, "h", "w"))]
     else:  # no H×W to speak of (a flat input): every element is the whole input
         out = [WHOLE._replace(layout=(None,) * len(first.out_shape))]
+    windows: dict[tuple[Any, ...], Window] = {}  # identical layers (one op object, same shapes) ask once
     for node in graph.ops:
-        out.append(_node_field(node, [out[i] for i in node.inputs]))
+        out.append(_node_field(node, [out[i] for i in node.inputs], windows))
     return tuple(out)
 
 
-def _node_field(node: Node, ins: list[ReceptiveField]) -> ReceptiveField:
+def _node_field(node: Node, ins: list[ReceptiveField], windows: dict[tuple[Any, ...], Window]) -> ReceptiveField:
     assert node.op is not None
     shapes = list(node.in_shapes)
-    through = [_through(node, arg, f) for arg, f in enumerate(ins)]
+    through = [_through(node, arg, f, windows) for arg, f in enumerate(ins)]
     if len(through) == 1:
         return through[0]
     layout = next((f.layout for f, s in zip(through, shapes, strict=True) if s == node.out_shape), through[0].layout)
@@ -205,10 +224,14 @@ def _node_field(node: Node, ins: list[ReceptiveField]) -> ReceptiveField:
     return ReceptiveField(axes["h"], axes["w"], layout)
 
 
-def _through(node: Node, arg: int, field: ReceptiveField) -> ReceptiveField:
+def _through(node: Node, arg: int, field: ReceptiveField, windows: dict[tuple[Any, ...], Window]) -> ReceptiveField:
     """Input ``arg``'s field carried through the node's window."""
-    assert node.op is not None
-    window = node.op.window(list(node.in_shapes), node.out_shape, arg)
+    op = node.op
+    assert op is not None
+    key = (op, node.in_shapes, node.out_shape, arg)
+    window = windows.get(key)
+    if window is None:
+        window = windows[key] = op.window(list(node.in_shapes), node.out_shape, arg)
     if window is IDENTITY:
         return field
     if isinstance(window, Reach):  # GLOBAL

@@ -2,17 +2,23 @@
 
 Deep nets call the same block with the same arguments many times (ResNet-152: 36 identical
 bottlenecks in a row); expanding one and copying its nodes keeps expansion within milliseconds.
+Across expansions (``analyze`` called again, a sweep's variants) an identical call, with the same
+model params it can read, is copied from ``_SHARED`` instead of expanded again (``Shared``).
 """
 
 from __future__ import annotations
 
 import keyword
+import re
 from collections.abc import Mapping
+from itertools import islice
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cnncost.errors import SpecError, SpecWarning, did_you_mean
-from cnncost.limits import BLOCK_DEPTH
-from cnncost.spec.expr import evaluate, is_expression
+from cnncost.graph import Node
+from cnncost.limits import BLOCK_DEPTH, LAYERS
+from cnncost.ops.base import Op, Shape
+from cnncost.spec.expr import evaluate, is_expression, names_in
 from cnncost.spec.family import BlockDef
 from cnncost.spec.scope import At
 from cnncost.spec.yamlload import LDict
@@ -49,6 +55,196 @@ class Template(NamedTuple):
     aux_end: int
 
 
+class Shared(NamedTuple):
+    """A block call's expansion as a copy plan: its nodes with ids relative to its first node (-1: the
+    call's input) and paths relative to the call's. ``replay`` copies one within an expansion; across
+    expansions (``_SHARED``) one is kept only where copying it is indistinguishable from expanding it
+    again: it reads nothing outside itself, every name under the call names the last node under it (what
+    a copy writes), and every node runs with the call's own survival and mode (no inner ``survival`` or
+    ``train_only``).
+    """
+
+    blocks: dict[str, BlockDef]
+    """The model's blocks, held so that the ``id`` in a ``_SHARED`` key names them while the entry lives."""
+    nodes: tuple[PlanNode, ...]
+    names: tuple[tuple[tuple[str, ...], int], ...]
+    """Each name under the call (relative; ``()``: the call's own) and its output: the last node under it."""
+    output: int
+    warnings: tuple[tuple[str, tuple[str, ...], str | None, int | None], ...]
+    aux: tuple[int, ...]
+
+
+PlanNode = tuple[tuple[str, ...], "Op | None", tuple[int, ...], tuple[Shape, ...], Shape, int | None, int | None]
+"""(relative path, op, relative inputs, input shapes, output shape, line, relative owner of shared weights)."""
+
+
+_SHARED: dict[tuple[Any, ...], Shared] = {}
+SHARED_MAX = 4096
+"""Entries ``_SHARED`` keeps (the oldest go first): a ResNet sweep over depths, widths and 7 resolutions
+makes a few hundred; each holds one block's nodes."""
+_READS: dict[int, tuple[dict[str, BlockDef], frozenset[str]]] = {}
+_WORD = re.compile(r"\w+")
+
+
+def _words(value: Any, out: set[str]) -> None:
+    """Every word in the strings of ``value`` (keys included): a superset of the names it can read."""
+    if isinstance(value, str):
+        out.update(_WORD.findall(value))
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            _words(k, out)
+            _words(v, out)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _words(v, out)
+
+
+def _reads(blocks: dict[str, BlockDef]) -> frozenset[str]:
+    """The model params a block body may read: any word in any block's body or defaults (a block may call
+    any other, by an expression), so a sweep's ``depths`` that no block reads does not split the cache."""
+    kept = _READS.get(id(blocks))
+    if kept is None or kept[0] is not blocks:
+        words: set[str] = set()
+        for b in blocks.values():
+            _words(b.body, words)
+            _words(b.defaults, words)
+        if len(_READS) >= SHARED_MAX:
+            _READS.clear()
+        kept = _READS[id(blocks)] = (blocks, frozenset(words))
+    return kept[1]
+
+
+def _typed(value: Any) -> Any:
+    """``value`` as an exact cache key: lists as tuples, each number with its type (1, 1.0 and True differ)."""
+    if isinstance(value, list | tuple):
+        return (type(value), tuple(_typed(v) for v in value))
+    return (type(value), value)
+
+
+def _shared_key(ex: Expander, name: str, bound: dict[str, Any], shape: Shape) -> tuple[Any, ...] | None:
+    """Everything a block call's expansion depends on: the call (name, typed arguments, input shape, survival,
+    mode), the model's blocks and file, the params the blocks can read, and the limits it was checked under."""
+    blocks = ex.m.blocks
+    reads = _reads(blocks)
+    try:
+        shared_key = (
+            id(blocks),
+            ex.m.file,
+            name,
+            tuple((k, _typed(v)) for k, v in sorted(bound.items())),
+            shape,
+            ex.survival,
+            ex.train_only,
+            tuple((k, _typed(v)) for k, v in ex.base_env.items() if k in reads),
+            len(ex.calls),
+            ex.max_depth,
+            ex.max_size,
+        )
+        hash(shared_key)
+    except TypeError:
+        return None
+    return shared_key
+
+
+def _keep(
+    ex: Expander,
+    key: tuple[Any, ...],
+    start: int,
+    x: int,
+    out: int,
+    path: tuple[str, ...],
+    before: tuple[int, int, int],
+) -> None:
+    """Keep the call expanded from node ``start`` in ``_SHARED``, if copying it would give the same graph."""
+    nodes = ex.nodes[start:]
+    cut = len(path)
+    written = len(ex.outputs) - before[0]
+    if any(n.path[:cut] != path or n.survival != ex.survival or n.train_only != ex.train_only for n in nodes):
+        return
+    plan = _plan(
+        ex, Template(start, len(ex.nodes), x, out, path, before[1], len(ex.warnings), before[2], len(ex.aux_outputs))
+    )
+    rule = {path + rel: start + i for rel, i in plan.names}
+    if written != len(rule) or dict(islice(reversed(ex.outputs.items()), written)) != rule:
+        return  # a name under the call that is not its last node (a ref, an aux head, an empty list)
+    if not (out == x or out >= start) or any(i < start for i in ex.aux_outputs[before[2] :]):
+        return
+    if any(w.path.split(".")[:cut] != list(path) or w.extra for w in ex.warnings[before[1] :]):
+        return
+    if len(_SHARED) >= SHARED_MAX:
+        del _SHARED[next(iter(_SHARED))]
+    _SHARED[key] = plan
+
+
+def _plan(ex: Expander, t: Template) -> Shared:
+    """The copy plan of a block call's expansion (``t``: its nodes, warnings and side-head outputs)."""
+    start, x, path = t.start, t.input, t.path
+    cut = len(path)
+    nodes = ex.nodes[start : t.end]
+
+    def rel(i: int) -> int:
+        return -1 if i == x else i - start
+
+    names: dict[tuple[str, ...], int] = {}
+    for n in nodes:
+        tail = n.path[cut:]
+        for k in range(len(tail) + 1):  # the last node under a name is its output
+            names[tail[:k]] = n.id - start
+    return Shared(
+        ex.m.blocks,
+        tuple(
+            (
+                n.path[cut:],
+                n.op,
+                tuple(map(rel, n.inputs)),
+                n.in_shapes,
+                n.out_shape,
+                n.line,
+                None if n.shares is None else rel(n.shares),
+            )
+            for n in nodes
+        ),
+        tuple(names.items()),
+        rel(t.output),
+        tuple(
+            (w.message, tuple(w.path.split(".")[cut:]), w.file, w.line) for w in ex.warnings[t.warned : t.warned_end]
+        ),
+        tuple(map(rel, ex.aux_outputs[t.aux : t.aux_end])),
+    )
+
+
+def _copy(ex: Expander, plan: Shared, x: int, path: tuple[str, ...]) -> int:
+    """Add a plan's nodes under ``path`` reading ``x``, with the current survival and mode, as the
+    expansion that made it did; return its output."""
+    nodes, outputs = ex.nodes, ex.outputs
+    start = len(nodes)
+    if start + len(plan.nodes) > ex.max_layers:  # the error the node past the limit would raise
+        raise LAYERS.exceeded(f"{ex.max_layers:,} layers and counting", line=plan.nodes[ex.max_layers - start][5])
+    survival, train_only = ex.survival, ex.train_only
+    n = start
+    for rel_path, op, inputs, in_shapes, out, line, shares in plan.nodes:
+        nodes.append(
+            Node(
+                n,
+                path + rel_path,
+                op,
+                tuple([x if i < 0 else start + i for i in inputs]),
+                in_shapes,
+                out,
+                line,
+                survival,
+                None if shares is None else start + shares,
+                train_only,
+            )
+        )
+        n += 1
+    for rel, i in plan.names:
+        outputs[path + rel] = start + i
+    ex.warnings.extend(SpecWarning(m, ".".join(path + rel), file, line) for m, rel, file, line in plan.warnings)
+    ex.aux_outputs.extend(start + i for i in plan.aux)
+    return x if plan.output < 0 else start + plan.output
+
+
 def freeze(value: Any) -> Any:
     """``value`` with its lists made tuples, so that it can be part of a cache key."""
     return tuple(freeze(v) for v in value) if isinstance(value, list) else value
@@ -68,6 +264,24 @@ def arg(raw: Any, env: Mapping[str, Any]) -> Any:
     if isinstance(raw, list):
         return [arg(r, env) for r in raw]
     return raw
+
+
+_MISSING = object()
+
+
+def _arg(ex: Expander, raw: Any, env: Mapping[str, Any]) -> Any:
+    """``arg``, memoised for the expansion on the text and the typed values (or absence) of the names it
+    reads: ResNet-152's 50 block calls pass the same few argument expressions."""
+    if not isinstance(raw, str) or not is_expression(raw):
+        return arg(raw, env)
+    try:
+        key = (raw, *[_typed(env.get(n, _MISSING)) for n in names_in(raw)])
+        value = ex.args.get(key, _MISSING)
+    except TypeError:  # a value that cannot be a key (a mapping): evaluated uncached
+        return arg(raw, env)
+    if value is _MISSING:
+        value = ex.args[key] = arg(raw, env)
+    return value
 
 
 def block_name(ex: Expander, value: Any, env: Mapping[str, Any]) -> str:
@@ -111,7 +325,7 @@ def _bind(ex: Expander, block: BlockDef, call: Call, at: At) -> dict[str, Any]:
     caller = ex.shape_env(at.env, at.x)
     bound: dict[str, Any] = {}
     for pname, raw in zip(block.params, call.positional, strict=False):
-        bound[pname] = arg(raw, caller)
+        bound[pname] = _arg(ex, raw, caller)
     kwargs = call.kwargs
     for key, raw in kwargs.items():
         line = kwargs.line_of(key) if isinstance(kwargs, LDict) and key in kwargs.key_lines else None
@@ -125,7 +339,7 @@ def _bind(ex: Expander, block: BlockDef, call: Call, at: At) -> dict[str, Any]:
         if key in bound:
             raise SpecError(f"{sig}: argument {key!r} given twice", line=line)
         try:
-            bound[key] = arg(raw, caller)
+            bound[key] = _arg(ex, raw, caller)
         except SpecError as exc:
             raise exc.with_context(line=line) from None
     defaults_env = ex.shape_env(ex.base_env, at.x)  # a default may read in_ch: project = in_ch != out
@@ -160,10 +374,22 @@ def invoke(ex: Expander, call: Call, at: At) -> int:
     template = ex.templates.get(cache_key) if cache_key else None
     if template is not None:
         return replay(ex, template, x, path)
-    start, warned, aux = len(ex.nodes), len(ex.warnings), len(ex.aux_outputs)
-    if len(ex.calls) >= BLOCK_DEPTH.value:
+    if len(ex.calls) >= ex.max_depth:
         chain = " → ".join([*ex.calls[:3], "...", *ex.calls[-3:]])
         raise BLOCK_DEPTH.exceeded(f"block calls {chain} (a block that calls itself with no end?)", line=at.line)
+    shared_key = _shared_key(ex, call.name, bound, cache_key[2]) if cache_key else None
+    if shared_key is not None and cache_key is not None:
+        kept = _SHARED.get(shared_key)
+        # Past the layer limit the expansion's own error says where: expand it then.
+        if kept is not None and kept.blocks is ex.m.blocks and len(ex.nodes) + len(kept.nodes) <= ex.max_layers:
+            start, warned, aux = len(ex.nodes), len(ex.warnings), len(ex.aux_outputs)
+            out = ex.outputs[path] = _copy(ex, kept, x, path)
+            ex.templates[cache_key] = Template(
+                start, len(ex.nodes), x, out, path, warned, len(ex.warnings), aux, len(ex.aux_outputs)
+            )
+            ex.plans[ex.templates[cache_key]] = kept
+            return out
+    start, before = len(ex.nodes), (len(ex.outputs), len(ex.warnings), len(ex.aux_outputs))
     ex.calls.append(call.name)
     try:
         body = block.body
@@ -175,8 +401,10 @@ def invoke(ex: Expander, call: Call, at: At) -> int:
         ex.calls.pop()
     if cache_key and _self_contained(ex, start, x):
         ex.templates[cache_key] = Template(
-            start, len(ex.nodes), x, out, path, warned, len(ex.warnings), aux, len(ex.aux_outputs)
+            start, len(ex.nodes), x, out, path, before[1], len(ex.warnings), before[2], len(ex.aux_outputs)
         )
+        if shared_key is not None:
+            _keep(ex, shared_key, start, x, out, path, before)
     ex.outputs[path] = out
     return out
 
@@ -192,25 +420,10 @@ def _self_contained(ex: Expander, start: int, x: int) -> bool:
 def replay(ex: Expander, t: Template, x: int, path: tuple[str, ...]) -> int:
     """Copy an identical earlier block call (same block, arguments and input shape) under ``path``.
 
-    ResNet-152's 36 identical conv4_x bottlenecks are expanded once and copied 35 times.
+    ResNet-152's 36 identical conv4_x bottlenecks are expanded once and copied 35 times (from a plan
+    made at the first copy: relative ids and paths, each name's output).
     """
-    ids = {t.input: x}
-    cut = len(t.path)
-    outputs = ex.outputs
-    for node in ex.nodes[t.start : t.end]:
-        new_path = (*path, *node.path[cut:])
-        ids[node.id] = ex.add_node(
-            new_path,
-            node.op,
-            tuple(ids[i] for i in node.inputs),
-            node.out_shape,
-            node.line,
-            None if node.shares is None else ids.get(node.shares, node.shares),
-        )
-        for k in range(len(path), len(new_path) + 1):  # the last node under a name is its output
-            outputs[new_path[:k]] = ids[node.id]
-    for w in ex.warnings[t.warned : t.warned_end]:
-        rel = w.path.split(".")[cut:]
-        ex.warnings.append(SpecWarning(w.message, ".".join((*path, *rel)), w.file, w.line))
-    ex.aux_outputs.extend(ids[i] for i in ex.aux_outputs[t.aux : t.aux_end])
-    return ids[t.output]
+    plan = ex.plans.get(t)
+    if plan is None:
+        plan = ex.plans[t] = _plan(ex, t)
+    return _copy(ex, plan, x, path)

@@ -13,10 +13,10 @@ from typing import Any
 
 from cnncost.errors import SpecError, SpecWarning, count, did_you_mean, shown
 from cnncost.graph import Graph, Node
-from cnncost.limits import LAYER_SIZE, LAYERS
+from cnncost.limits import BLOCK_DEPTH, LAYER_SIZE, LAYERS
 from cnncost.ops import REGISTRY, Op, Shape
 from cnncost.ops.base import fmt_shape, numel
-from cnncost.spec.blocks import Template, TemplateKey, block_name, call_block, freeze
+from cnncost.spec.blocks import Shared, Template, TemplateKey, block_name, call_block, freeze
 from cnncost.spec.expr import evaluate, is_expression, names_in
 from cnncost.spec.family import ModelSpec
 from cnncost.spec.items import Item, Parser, own
@@ -97,6 +97,7 @@ class Expander:
         self.resolved: dict[tuple[Any, ...], Op] = {}
         self.evaluated: dict[tuple[Any, ...], Any] = {}
         self.templates: dict[TemplateKey, Template] = {}
+        self.plans: dict[Template, Shared] = {}  # how replay copies each template
         self.outputs: dict[tuple[str, ...], int] = {}  # named item → its output node, for `ref`
         self.inputs: dict[tuple[str, ...], int] = {(): 0}  # block call → its input node, for `ref: in`
         self.groups: dict[tuple[str, ...], Scope] = {}  # named lists, for `continue: true`
@@ -106,6 +107,8 @@ class Expander:
         self.calls: list[str] = []  # the block calls being expanded, outermost first
         self.max_layers = LAYERS.value
         self.max_size = LAYER_SIZE.value
+        self.max_depth = BLOCK_DEPTH.value
+        self.args: dict[tuple[Any, ...], Any] = {}  # block arguments evaluated (blocks._arg)
         self.sized: set[tuple[int, Shape]] = set()  # (op, input shape) pairs whose sizes are checked
         self.base_env: dict[str, Any] = {**_input_vars(input_shape), **model.params}
         for name in set(_input_vars(input_shape)) & set(model.params):
