@@ -54,3 +54,6 @@ the elements of every list or string it builds (``[x + y for ...]`` copies ``x``
 EXPR_INT_BITS = Limit("expr_int_bits", 10_000, "bits in an integer power or product")
 """The largest integer power or product an expression may compute (``2 ** 10_001`` is past it, and so is
 ``x * x`` for a 5,001-bit ``x``: a block that squares its argument at every level of nesting)."""
+SWEEP = Limit("sweep", 10_000, "variants in one sweep")
+"""How many variants one sweep may evaluate (its grid, or its ``--sample``), and so how long one axis may be:
+10,000 take a few seconds; a larger design space is a ``--sample``, or this limit raised."""

@@ -17,12 +17,9 @@ from fractions import Fraction
 from typing import Any
 
 from cnncost.errors import SpecError, count, shown
-from cnncost.limits import Limit
+from cnncost.limits import SWEEP
 from cnncost.spec.family import ModelSpec
 from cnncost.spec.yamlload import load_yaml_text
-
-SWEEP = Limit("sweep", 10_000, "variants in one sweep")
-"""How many variants one sweep may evaluate (its grid, or its ``--sample``), and so how long one axis may be."""
 
 _SET_FORM = "KEY=VALUE with a YAML value: --set depths=[3,4,6,3], --set block=basic"
 _AXIS_FORM = "KEY=V1,V2,... with YAML values or a range start:stop:step: --set depths=[2,2,2,2],[3,4,6,3]"
