@@ -138,6 +138,15 @@ AllowOpt = Annotated[
 ]
 
 
+OptimizerOpt = Annotated[
+    str,
+    typer.Option(
+        "--optimizer",
+        help="Training memory's optimizer state: momentum (SGD with momentum) | sgd (plain: none) | adam | adamw",
+    ),
+]
+
+
 SetOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -393,9 +402,7 @@ def compare(
     batch: BatchOpt = 1,
     dtype: DtypeOpt = "fp32",
     convention: ConventionOpt = "macs",
-    optimizer: Annotated[
-        str, typer.Option(help="for training memory: momentum (SGD with momentum) | sgd (plain) | adam | adamw")
-    ] = "momentum",
+    optimizer: OptimizerOpt = "momentum",
     mode: ModeOpt = "inference",
     set: SetOpt = None,
     format: FormatOpt = "rich",
@@ -433,9 +440,7 @@ def memory(
     input: InputOpt = None,
     batch: BatchOpt = 1,
     dtype: DtypeOpt = "fp32",
-    optimizer: Annotated[
-        str, typer.Option(help="momentum (SGD with momentum) | sgd (plain: no state) | adam | adamw")
-    ] = "momentum",
+    optimizer: OptimizerOpt = "momentum",
     amp: Annotated[bool, typer.Option("--amp", help="Mixed precision: fp16 activations, fp32 master weights")] = False,
     set: SetOpt = None,
     format: FormatOpt = "rich",
@@ -624,9 +629,7 @@ def plot(
     batch: BatchOpt = 1,
     convention: ConventionOpt = "macs",
     dtype: DtypeOpt = "fp32",
-    optimizer: Annotated[
-        str, typer.Option(help="memory: momentum (SGD with momentum) | sgd (plain) | adam | adamw")
-    ] = "momentum",
+    optimizer: OptimizerOpt = "momentum",
     depth: Annotated[int | None, typer.Option(min=1, help="layers: collapse below this path depth")] = None,
     style: Annotated[
         str, typer.Option(help="accuracy: canziani (accuracy vs ops, bubbles) | densenet (error vs params and ops)")
@@ -706,9 +709,7 @@ def report(
     batch: BatchOpt = 1,
     dtype: DtypeOpt = "fp32",
     convention: ConventionOpt = "macs",
-    optimizer: Annotated[
-        str, typer.Option(help="for training memory: momentum (SGD with momentum) | sgd (plain) | adam | adamw")
-    ] = "momentum",
+    optimizer: OptimizerOpt = "momentum",
     depth: Annotated[int | None, typer.Option(min=1, help="Collapse the layer table below this path depth")] = None,
     set: SetOpt = None,
     no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip the torch, fvcore and paper checks")] = False,
@@ -782,9 +783,7 @@ def sweep(
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Worker processes (default: none)")] = None,
     convention: ConventionOpt = "macs",
     dtype: DtypeOpt = "fp32",
-    optimizer: Annotated[
-        str, typer.Option(help="for training memory: momentum (SGD with momentum) | sgd (plain) | adam | adamw")
-    ] = "momentum",
+    optimizer: OptimizerOpt = "momentum",
     plot: Annotated[
         str | None, typer.Option("--plot", help="Also draw the variants (matplotlib): FILE.png, .svg or .pdf")
     ] = None,
