@@ -203,9 +203,36 @@ def receptive_fields(graph: Graph) -> tuple[ReceptiveField, ...]:
     else:  # no H×W to speak of (a flat input): every element is the whole input
         out = [WHOLE._replace(layout=(None,) * len(first.out_shape))]
     windows: dict[tuple[Any, ...], Window] = {}  # identical layers (one op object, same shapes) ask once
-    for node in graph.ops:
-        out.append(_node_field(node, [out[i] for i in node.inputs], windows))
+    nodes = graph.nodes
+    starts = {s.start: s for s in graph.segments}
+    i, n = 1, len(nodes)
+    while i < n:
+        seg = starts.get(i)
+        if seg is None:
+            node = nodes[i]
+            out.append(_node_field(node, [out[j] for j in node.inputs], windows))
+            i += 1
+            continue
+        # A copied block's fields are a function of its plan and its input's field: computed once.
+        key = (id(seg.plan), out[seg.input])
+        kept = _SEGMENT_FIELDS.get(key)
+        if kept is not None and kept[0] is seg.plan:
+            out.extend(kept[1])
+        else:
+            for node in nodes[seg.start : seg.end]:
+                out.append(_node_field(node, [out[j] for j in node.inputs], windows))
+            if len(_SEGMENT_FIELDS) >= SEGMENT_FIELDS_MAX:
+                del _SEGMENT_FIELDS[next(iter(_SEGMENT_FIELDS))]
+            _SEGMENT_FIELDS[key] = (seg.plan, tuple(out[seg.start : seg.end]))
+        i = seg.end
     return tuple(out)
+
+
+_SEGMENT_FIELDS: dict[tuple[int, ReceptiveField], tuple[Any, tuple[ReceptiveField, ...]]] = {}
+SEGMENT_FIELDS_MAX = 4096
+"""Fields of a copied block's nodes (``Graph.segments``), by plan (its id, the plan held in the entry so the
+id names it) and the field of the block's input: everything they depend on (each node's op and shapes are
+the plan's, its inputs the block's input or the block's own nodes). The oldest entries go first."""
 
 
 def _node_field(node: Node, ins: list[ReceptiveField], windows: dict[tuple[Any, ...], Window]) -> ReceptiveField:

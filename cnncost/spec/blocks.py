@@ -15,7 +15,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cnncost.errors import SpecError, SpecWarning, did_you_mean
-from cnncost.graph import Node
+from cnncost.graph import Node, Segment
 from cnncost.limits import BLOCK_DEPTH, LAYERS
 from cnncost.ops.base import Op, Shape
 from cnncost.spec.expr import evaluate, is_expression, names_in
@@ -238,6 +238,8 @@ def _copy(ex: Expander, plan: Shared, x: int, path: tuple[str, ...]) -> int:
             )
         )
         n += 1
+    if n > start:
+        ex.segments.append(Segment(start, n, x, plan, path))
     for rel, i in plan.names:
         outputs[path + rel] = start + i
     ex.warnings.extend(SpecWarning(m, ".".join(path + rel), file, line) for m, rel, file, line in plan.warnings)
