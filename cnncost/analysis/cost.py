@@ -6,11 +6,11 @@ Example (VGG-16 conv1_1 on 3×224×224): weights 3·3·3·64 = 1,728, biases 64,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
 from cnncost.analysis.conventions import CONVENTIONS, OP_CLASSES
 from cnncost.errors import SpecError, SpecWarning, check_choice
@@ -182,7 +182,7 @@ class Analysis:
         return out
 
 
-def _sum(path: tuple[str, ...], rows: list[LayerCost], kind: str, of: list[LayerCost] | None = None) -> LayerCost:
+def _sum(path: tuple[str, ...], rows: list[LayerCost], kind: str, of: Sequence[LayerCost] | None = None) -> LayerCost:
     """The rows added up, in one pass (a total over ResNet-152's 516 rows is on every ``analyze``). ``of``:
     the rows ``rows`` are partial sums of (the totals add copied blocks' sums), for the label and ends."""
     ops: dict[str, int] = {}
@@ -223,7 +223,7 @@ def _sum(path: tuple[str, ...], rows: list[LayerCost], kind: str, of: list[Layer
     )
 
 
-def _group_label(rows: list[LayerCost], weight_layers: int) -> str:
+def _group_label(rows: Sequence[LayerCost], weight_layers: int) -> str:
     """``conv 3×3 + relu`` for a short group, ``10 ops, 3 weight layers`` for a long one."""
     if len(rows) <= 3:
         return " + ".join(r.label for r in rows)
@@ -344,9 +344,15 @@ _tuple_new = tuple.__new__
 
 
 def _segment_rows(
-    seg: Segment, nodes: tuple[Node, ...], batch: int, training: bool, costs: dict[tuple[Any, ...], _NodeCost]
+    seg: Segment,
+    nodes: tuple[Node, ...],
+    batch: int,
+    training: bool,
+    costs: dict[tuple[Any, ...], _NodeCost],
+    placed: bool = True,
 ) -> tuple[list[LayerCost], LayerCost]:
-    """A copied block's rows (``_row`` on its nodes, once per plan and setting), placed under its path."""
+    """A copied block's rows (``_row`` on its nodes, once per plan and setting), placed under its path,
+    and their sum; ``placed`` False: the sum alone (no rows, unless it was not kept yet)."""
     first = nodes[seg.start]
     key = (id(seg.plan), batch, training, first.survival, first.train_only)
     kept = _SEGMENT_ROWS.get(key)
@@ -369,6 +375,8 @@ def _segment_rows(
             del _SEGMENT_ROWS[next(iter(_SEGMENT_ROWS))]
         _SEGMENT_ROWS[key] = _SegmentRows(seg.plan, rel, _sum(("total",), rows, "total"))
         return rows, _SEGMENT_ROWS[key].total
+    if not placed:
+        return [], kept.total
     return [
         _tuple_new(
             LayerCost,
@@ -378,8 +386,31 @@ def _segment_rows(
     ], kept.total
 
 
-def analyze_graph(graph: Graph, batch: int = 1, mode: str = "inference") -> Analysis:
-    """Cost every node of ``graph``; ``batch`` scales MACs, ops and activations, not params."""
+class _Ends(Sequence[LayerCost]):
+    """The first and last of ``n`` rows, standing for them all where only their number and ends are read
+    (the totals' label, shapes and line)."""
+
+    def __init__(self, n: int, first: LayerCost, last: LayerCost) -> None:
+        self.n, self.first, self.last = n, first, last
+
+    def __len__(self) -> int:
+        return self.n
+
+    @overload
+    def __getitem__(self, i: int) -> LayerCost: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[LayerCost]: ...
+    def __getitem__(self, i: int | slice) -> LayerCost | Sequence[LayerCost]:
+        if i == 0:
+            return self.first
+        if i == -1 or i == self.n - 1:
+            return self.last
+        raise IndexError(i)
+
+
+def _costed(graph: Graph, batch: int, mode: str, placed: bool) -> tuple[list[LayerCost], LayerCost]:
+    """Every node's row and the totals; ``placed`` False: the totals alone (a sweep row's), adding each
+    copied block's kept sum without placing its rows."""
     if batch < 1:
         raise SpecError(f"batch {batch}", expected="a positive integer")
     check_choice(mode, MODES, "mode")
@@ -388,8 +419,10 @@ def analyze_graph(graph: Graph, batch: int = 1, mode: str = "inference") -> Anal
     costs: dict[tuple[Any, ...], _NodeCost] = {}  # identical layers (same op object, same shapes) cost once
     training = mode == "training"
     nodes = graph.nodes
+    n = len(nodes)
+    placed = placed or n <= 3  # a short total's label names every row
     starts = {seg.start: seg for seg in graph.segments}
-    i, n = 0, len(nodes)
+    i = 0
     while i < n:
         seg = starts.get(i)
         if seg is None:
@@ -398,16 +431,29 @@ def analyze_graph(graph: Graph, batch: int = 1, mode: str = "inference") -> Anal
             parts.append(row)
             i += 1
             continue
-        rows, total = _segment_rows(seg, nodes, batch, training, costs)
+        rows, total = _segment_rows(seg, nodes, batch, training, costs, placed)
         layers.extend(rows)
         parts.append(total)
         i = seg.end
-    totals = _sum(("total",), parts, "total", layers)
+    whole: Sequence[LayerCost] = layers
+    if not placed:
+        whole = _Ends(n, layers[0], _row(nodes[-1], nodes, costs, batch, training))
+    totals = _sum(("total",), parts, "total", whole)
     stray = set(totals.ops) - set(OP_CLASSES)
     if stray:  # register() checks op_class; a cost in an unknown class would vanish from the totals
         raise AssertionError(f"costs in op classes outside OP_CLASSES: {sorted(stray)}")
-    totals = totals._replace(ops={k: totals.ops.get(k, 0) for k in OP_CLASSES})
+    return layers, totals._replace(ops={k: totals.ops.get(k, 0) for k in OP_CLASSES})
+
+
+def analyze_graph(graph: Graph, batch: int = 1, mode: str = "inference") -> Analysis:
+    """Cost every node of ``graph``; ``batch`` scales MACs, ops and activations, not params."""
+    layers, totals = _costed(graph, batch, mode, True)
     return Analysis(graph.model, graph.input_shape, batch, tuple(layers), totals, tuple(graph.warnings), graph, mode)
+
+
+def graph_totals(graph: Graph, batch: int = 1, mode: str = "inference") -> LayerCost:
+    """``analyze_graph(graph, batch, mode).totals``, without placing copied blocks' rows (a sweep's row)."""
+    return _costed(graph, batch, mode, False)[1]
 
 
 def analyze(

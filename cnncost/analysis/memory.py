@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cnncost.analysis.cost import Analysis
+from cnncost.analysis.cost import Analysis, LayerCost
 from cnncost.errors import check_choice
 from cnncost.graph import Graph, Node, Segment
 from cnncost.ops.base import Op, Saved, numel
@@ -521,10 +521,15 @@ def memory(a: Analysis, dtype_bytes: int = 4, optimizer: str = DEFAULT_OPTIMIZER
 
     Buffers are the model's dtype (fp32 under ``amp``), except counters (``num_batches_tracked``):
     int64, ``COUNTER_BYTES`` each."""
+    return graph_memory(a.totals, a.graph, a.batch, dtype_bytes, optimizer, amp)
+
+
+def graph_memory(t: LayerCost, g: Graph, b: int, dtype_bytes: int, optimizer: str, amp: bool) -> Memory:
+    """``memory`` from what it reads of an analysis: the totals, the graph and the batch (a sweep row
+    has the totals alone, ``cost.graph_totals``)."""
     check_choice(optimizer, tuple(OPTIMIZER_STATE), "optimizer")
     elem = 2 if amp else dtype_bytes
     weight_bytes = 4 if amp else dtype_bytes
-    t, g, b = a.totals, a.graph, a.batch
     peak, where, peak_cpu = _forward_peaks(g, elem, b)  # one liveness pass for both backends
     params = t.params * weight_bytes
     return Memory(
