@@ -26,7 +26,7 @@ from typing import Any
 from cnncost.analysis.conventions import CONVENTIONS
 from cnncost.analysis.cost import graph_totals
 from cnncost.analysis.memory import DEFAULT_OPTIMIZER, OPTIMIZER_STATE, graph_memory
-from cnncost.analysis.receptive import receptive_fields
+from cnncost.analysis.receptive import last_finite_field
 from cnncost.errors import SpecError, check_choice, count
 from cnncost.spec.expand import expand
 from cnncost.spec.family import ModelSpec
@@ -144,10 +144,7 @@ def evaluate(
     g = expand(spec, shape)  # what analyze does, but only the totals: copied blocks' rows are not placed
     t = graph_totals(g, batch)
     m = graph_memory(t, g, batch, dtype_bytes, optimizer, False)
-    fields = receptive_fields(g)
-    last = next(
-        (i for i in range(len(fields) - 1, -1, -1) if fields[i].h is not None and fields[i].w is not None), None
-    )
+    found = last_finite_field(g)
     return {
         "input": list(g.input_shape),
         "batch": batch,
@@ -157,9 +154,9 @@ def evaluate(
         "peak_inference_bytes": m.peak_inference_bytes,
         "inference_total_bytes": m.inference_total_bytes,
         "training_total_bytes": m.training_total_bytes,
-        "receptive_field": None if last is None else list(fields[last].size),
-        "rf_layer": None if last is None else g.nodes[last].name,
-        "rf_at_output": last == len(fields) - 1,
+        "receptive_field": None if found is None else list(found[1].size),
+        "rf_layer": None if found is None else g.nodes[found[0]].name,
+        "rf_at_output": found is not None and found[0] == len(g.nodes) - 1,
         "depth": t.weight_layers,
     }
 
