@@ -222,19 +222,28 @@ def _copy(ex: Expander, plan: Shared, x: int, path: tuple[str, ...]) -> int:
         raise LAYERS.exceeded(f"{ex.max_layers:,} layers and counting", line=plan.nodes[ex.max_layers - start][5])
     survival, train_only = ex.survival, ex.train_only
     n = start
+    new = tuple.__new__  # Node(...) without its Python-level __new__: a copy is most of a sweep row's expansion
     for rel_path, op, inputs, in_shapes, out, line, shares in plan.nodes:
+        if len(inputs) == 1:
+            i = inputs[0]
+            ins: tuple[int, ...] = (x,) if i < 0 else (start + i,)
+        else:
+            ins = tuple([x if i < 0 else start + i for i in inputs])
         nodes.append(
-            Node(
-                n,
-                path + rel_path,
-                op,
-                tuple([x if i < 0 else start + i for i in inputs]),
-                in_shapes,
-                out,
-                line,
-                survival,
-                None if shares is None else start + shares,
-                train_only,
+            new(
+                Node,
+                (
+                    n,
+                    path + rel_path,
+                    op,
+                    ins,
+                    in_shapes,
+                    out,
+                    line,
+                    survival,
+                    None if shares is None else start + shares,
+                    train_only,
+                ),
             )
         )
         n += 1
