@@ -353,17 +353,19 @@ def _bind(ex: Expander, block: BlockDef, call: Call, at: At) -> dict[str, Any]:
             bound[key] = _arg(ex, raw, caller)
         except SpecError as exc:
             raise exc.with_context(line=line) from None
-    defaults_env = ex.shape_env(ex.base_env, at.x)  # a default may read in_ch: project = in_ch != out
+    env: dict[str, Any] | None = None  # the params, the input's shape (project = in_ch != out) and the bound
     for pname in block.params:
         if pname not in bound:
             if pname not in block.defaults:
                 raise SpecError(f"{sig}: missing argument {pname!r}")
-            env = {**defaults_env, **bound}
+            if env is None:  # made once, then kept equal to {**shape_env(base_env, x), **bound}
+                env = {**ex.shape_env(ex.base_env, at.x), **bound}
             default = block.defaults[pname]
             try:
-                bound[pname] = default.strip() if is_word(default, env) else ex.eval(default, env)
+                value = default.strip() if is_word(default, env) else ex.eval(default, env)
             except SpecError as exc:  # the default's own line: the block's signature
                 raise exc.with_context(line=block.line) from None
+            bound[pname] = env[pname] = value
     return bound
 
 
