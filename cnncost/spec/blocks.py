@@ -126,6 +126,9 @@ def _shared_key(ex: Expander, name: str, bound: dict[str, Any], shape: Shape) ->
     mode), the model's blocks and file, the params the blocks can read, and the limits it was checked under."""
     blocks = ex.m.blocks
     reads = _reads(blocks)
+    kept = ex.shared_params  # base_env is fixed for the expansion: its part of the key is made once
+    if kept is None or kept[0] is not reads:
+        kept = ex.shared_params = (reads, tuple((k, _typed(v)) for k, v in ex.base_env.items() if k in reads))
     try:
         shared_key = (
             id(blocks),
@@ -135,7 +138,7 @@ def _shared_key(ex: Expander, name: str, bound: dict[str, Any], shape: Shape) ->
             shape,
             ex.survival,
             ex.train_only,
-            tuple((k, _typed(v)) for k, v in ex.base_env.items() if k in reads),
+            kept[1],
             len(ex.calls),
             ex.max_depth,
             ex.max_size,
@@ -251,8 +254,10 @@ def _copy(ex: Expander, plan: Shared, x: int, path: tuple[str, ...]) -> int:
         ex.segments.append(Segment(start, n, x, plan, path))
     for rel, i in plan.names:
         outputs[path + rel] = start + i
-    ex.warnings.extend(SpecWarning(m, ".".join(path + rel), file, line) for m, rel, file, line in plan.warnings)
-    ex.aux_outputs.extend(start + i for i in plan.aux)
+    if plan.warnings:
+        ex.warnings.extend(SpecWarning(m, ".".join(path + rel), file, line) for m, rel, file, line in plan.warnings)
+    if plan.aux:
+        ex.aux_outputs.extend(start + i for i in plan.aux)
     return x if plan.output < 0 else start + plan.output
 
 

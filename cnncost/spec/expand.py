@@ -110,6 +110,7 @@ class Expander:
         self.max_size = LAYER_SIZE.value
         self.max_depth = BLOCK_DEPTH.value
         self.args: dict[tuple[Any, ...], Any] = {}  # block arguments evaluated (blocks._arg)
+        self.shared_params: tuple[frozenset[str], tuple[Any, ...]] | None = None  # blocks._shared_key
         self.sized: set[tuple[int, Shape]] = set()  # (op, input shape) pairs whose sizes are checked
         self.base_env: dict[str, Any] = {**_input_vars(input_shape), **model.params}
         for name in set(_input_vars(input_shape)) & set(model.params):
