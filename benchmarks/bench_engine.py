@@ -19,7 +19,8 @@ Figures (issue 15), each with the command that made it, medians of repeated runs
 package, e.g. ``git archive HEAD cnncost | tar -x -C DIR``), alternated with this tree's, so that
 before and after are measured side by side on a noisy machine.
 
-Run: ``python benchmarks/bench_engine.py [--workers 2] [--baseline DIR]``.
+Run: ``python benchmarks/bench_engine.py [--workers 2] [--baseline DIR]`` (with ``PYTHONPATH`` naming this
+tree where the installed ``cnncost`` is another checkout: the script's own directory comes first on the path).
 """
 
 from __future__ import annotations
@@ -66,14 +67,21 @@ def _timed(f: Any, runs: int) -> list[float]:
 
 
 def _row(spec: Any, params: dict[str, Any], size: int) -> tuple[int, int]:
-    """A sweep row's work with the public API (what ``sweep.evaluate`` calls; a baseline has no sweep)."""
-    from cnncost import analyze
-    from cnncost.analysis.memory import memory
+    """A sweep row's work: ``sweep.evaluate`` (params, MACs, activations, peak inference and training bytes,
+    last finite receptive field), or with the public API where a baseline has no sweep."""
+    try:
+        from cnncost.analysis.sweep import evaluate
+        from cnncost.spec.overrides import with_params
+    except ImportError:
+        from cnncost import analyze
+        from cnncost.analysis.memory import memory
 
-    a = analyze(spec, (3, size, size), 1, params=params)
-    m = memory(a)
-    _ = a.receptive[-1], m.training_total_bytes
-    return a.totals.params, a.totals.fvcore
+        a = analyze(spec, (3, size, size), 1, params=params)
+        m = memory(a)
+        _ = a.receptive[-1], m.training_total_bytes
+        return a.totals.params, a.totals.fvcore
+    row = evaluate(with_params(spec, params), (3, size, size), 1, 4, "momentum", "fvcore")
+    return row["params"], row["fvcore"]
 
 
 # -- measurements run in a child process (this tree, or --baseline) ------------------------------
@@ -252,7 +260,8 @@ def main() -> None:
             **cifar,
         },
         "per_variant": {
-            "command": "one sweep row in process (analyze + memory + receptive field), spec cached, median ms",
+            "command": "one sweep row in process (sweep.evaluate: totals, memory, last finite receptive field), "
+            "spec cached, median ms",
             **figures["variants"],
         },
     }

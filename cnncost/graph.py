@@ -6,12 +6,15 @@ cross-check only read it, so both records are frozen.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import NamedTuple
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
 
 from cnncost.errors import SpecWarning
 from cnncost.ops.base import Op, Shape
 from cnncost.spec.family import ModelSpec
+
+if TYPE_CHECKING:
+    from cnncost.spec.blocks import Shared
 
 
 class Node(NamedTuple):
@@ -40,6 +43,17 @@ class Node(NamedTuple):
         return ".".join(self.path)
 
 
+class Segment(NamedTuple):
+    """Nodes ``start`` … ``end - 1``, a copy of ``plan`` reading node ``input``, all with one survival and mode."""
+
+    start: int
+    end: int
+    input: int
+    plan: Shared
+    path: tuple[str, ...]
+    """The block call's path: each node's is this and its plan's relative path."""
+
+
 @dataclass(frozen=True)
 class Graph:
     """A model expanded to ops, in execution order, with shapes."""
@@ -51,6 +65,10 @@ class Graph:
     warnings: tuple[SpecWarning, ...] = ()
     aux_outputs: tuple[int, ...] = ()
     """Side heads' outputs (GoogLeNet's auxiliary classifiers), returned after the main output."""
+    segments: tuple[Segment, ...] = field(default=(), compare=False, repr=False)
+    """The runs of nodes copied from a block call's plan (``spec.blocks._copy``), in order, disjoint: each
+    reads only its input node and itself, so a pass can summarise it once per plan (and what the pass
+    depends on) and reuse the summary wherever the plan is copied again."""
 
     @property
     def ops(self) -> tuple[Node, ...]:

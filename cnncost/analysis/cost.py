@@ -6,15 +6,15 @@ Example (VGG-16 conv1_1 on 3×224×224): weights 3·3·3·64 = 1,728, biases 64,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
 from cnncost.analysis.conventions import CONVENTIONS, OP_CLASSES
 from cnncost.errors import SpecError, SpecWarning, check_choice
-from cnncost.graph import Graph
+from cnncost.graph import Graph, Node, Segment
 from cnncost.ops.base import Op, ParamCount, Shape, numel
 from cnncost.spec.expand import expand
 from cnncost.spec.family import ModelSpec
@@ -182,8 +182,9 @@ class Analysis:
         return out
 
 
-def _sum(path: tuple[str, ...], rows: list[LayerCost], kind: str) -> LayerCost:
-    """The rows added up, in one pass (a total over ResNet-152's 516 rows is on every ``analyze``)."""
+def _sum(path: tuple[str, ...], rows: list[LayerCost], kind: str, of: Sequence[LayerCost] | None = None) -> LayerCost:
+    """The rows added up, in one pass (a total over ResNet-152's 516 rows is on every ``analyze``). ``of``:
+    the rows ``rows`` are partial sums of (the totals add copied blocks' sums), for the label and ends."""
     ops: dict[str, int] = {}
     weights = biases = buffers = counters = macs = fvcore = activations = layers = weight_layers = 0
     train_macs: int | Fraction = 0
@@ -200,12 +201,13 @@ def _sum(path: tuple[str, ...], rows: list[LayerCost], kind: str) -> LayerCost:
         layers += r.layers
         train_macs += r.train_macs
         weight_layers += r.weight_layers
+    whole = rows if of is None else of
     return LayerCost(
         path=path,
         kind=kind,
-        label=_group_label(rows, weight_layers),
-        in_shapes=rows[0].in_shapes,
-        out_shape=rows[-1].out_shape,
+        label=_group_label(whole, weight_layers),
+        in_shapes=whole[0].in_shapes,
+        out_shape=whole[-1].out_shape,
         weights=weights,
         biases=biases,
         buffers=buffers,
@@ -215,13 +217,13 @@ def _sum(path: tuple[str, ...], rows: list[LayerCost], kind: str) -> LayerCost:
         fvcore=fvcore,
         activations=activations,
         layers=layers,
-        line=rows[0].line,
+        line=whole[0].line,
         train_macs=train_macs,
         weight_layers=weight_layers,
     )
 
 
-def _group_label(rows: list[LayerCost], weight_layers: int) -> str:
+def _group_label(rows: Sequence[LayerCost], weight_layers: int) -> str:
     """``conv 3×3 + relu`` for a short group, ``10 ops, 3 weight layers`` for a long one."""
     if len(rows) <= 3:
         return " + ".join(r.label for r in rows)
@@ -282,59 +284,176 @@ MODES = ("inference", "training")
 but not their operations or activations (torchvision's metadata), ``training`` counts everything."""
 
 
-def analyze_graph(graph: Graph, batch: int = 1, mode: str = "inference") -> Analysis:
-    """Cost every node of ``graph``; ``batch`` scales MACs, ops and activations, not params."""
+def _row(
+    node: Node, nodes: tuple[Node, ...], costs: dict[tuple[Any, ...], _NodeCost], batch: int, training: bool
+) -> LayerCost:
+    """One node's row: its op's costs (asked once per op object, shapes, ownership and whether it runs) at
+    its place (path, shapes, line, survival, the owner of shared weights)."""
+    op = node.op
+    if op is None:
+        return LayerCost(
+            node.path, "input", "input", (), node.out_shape, activations=numel(node.out_shape) * batch, layers=0
+        )
+    owner = node.shares is None
+    runs = training or not node.train_only
+    key = (op, node.in_shapes, node.out_shape, owner, runs)
+    c = costs.get(key)
+    if c is None:
+        c = costs[key] = _node_cost(op, node.in_shapes, node.out_shape, batch, owner, runs)
+    survival = node.survival
+    return LayerCost(
+        node.path,
+        c.kind,
+        c.label,
+        node.in_shapes,
+        node.out_shape,
+        c.weights,
+        c.biases,
+        c.buffers,
+        c.counters,
+        c.macs,
+        dict(c.ops),  # each row its own dict, as before
+        c.fvcore,
+        c.activations,
+        1,
+        node.line,
+        c.step_macs if survival == 1 else c.step_macs * _exact(survival),
+        None if owner else nodes[node.shares].name,  # type: ignore[index]
+        c.weight_layers,
+    )
+
+
+class _SegmentRows(NamedTuple):
+    """A copied block's rows, placed anywhere: each row's relative path, its fields but the path and its
+    ``ops`` dict, its ``ops``, the relative path of the layer whose weights it shares; and their sum."""
+
+    plan: Any
+    rows: tuple[
+        tuple[tuple[str, ...], tuple[Any, ...], dict[str, int], tuple[Any, ...], int, tuple[str, ...] | None], ...
+    ]
+    total: LayerCost
+
+
+_SEGMENT_ROWS: dict[tuple[Any, ...], _SegmentRows] = {}
+SEGMENT_ROWS_MAX = 4096
+"""Copied blocks' rows (``Graph.segments``), by plan (its id; the plan held in the entry so the id names it),
+batch, mode, survival and whether the block is a training-only head: all a row depends on besides its
+path (each node's op, shapes, line and owner are the plan's). The oldest entries go first."""
+
+_tuple_new = tuple.__new__
+
+
+def _segment_rows(
+    seg: Segment,
+    nodes: tuple[Node, ...],
+    batch: int,
+    training: bool,
+    costs: dict[tuple[Any, ...], _NodeCost],
+    placed: bool = True,
+) -> tuple[list[LayerCost], LayerCost]:
+    """A copied block's rows (``_row`` on its nodes, once per plan and setting), placed under its path,
+    and their sum; ``placed`` False: the sum alone (no rows, unless it was not kept yet)."""
+    first = nodes[seg.start]
+    key = (id(seg.plan), batch, training, first.survival, first.train_only)
+    kept = _SEGMENT_ROWS.get(key)
+    prefix = seg.path
+    if kept is None or kept.plan is not seg.plan:
+        rows = [_row(node, nodes, costs, batch, training) for node in nodes[seg.start : seg.end]]
+        cut = len(prefix)
+        rel = tuple(
+            (
+                r.path[cut:],
+                tuple(r[1:10]),
+                dict(r.ops),  # not the row's own dict, which its caller may change
+                tuple(r[11:16]),
+                r.weight_layers,
+                None if node.shares is None else nodes[node.shares].path[cut:],
+            )
+            for r, node in zip(rows, nodes[seg.start : seg.end], strict=True)
+        )
+        if len(_SEGMENT_ROWS) >= SEGMENT_ROWS_MAX:
+            del _SEGMENT_ROWS[next(iter(_SEGMENT_ROWS))]
+        _SEGMENT_ROWS[key] = _SegmentRows(seg.plan, rel, _sum(("total",), rows, "total"))
+        return rows, _SEGMENT_ROWS[key].total
+    if not placed:
+        return [], kept.total
+    return [
+        _tuple_new(
+            LayerCost,
+            (prefix + path, *fields, dict(ops), *tail, None if owner is None else ".".join(prefix + owner), wl),
+        )
+        for path, fields, ops, tail, wl, owner in kept.rows
+    ], kept.total
+
+
+class _Ends(Sequence[LayerCost]):
+    """The first and last of ``n`` rows, standing for them all where only their number and ends are read
+    (the totals' label, shapes and line)."""
+
+    def __init__(self, n: int, first: LayerCost, last: LayerCost) -> None:
+        self.n, self.first, self.last = n, first, last
+
+    def __len__(self) -> int:
+        return self.n
+
+    @overload
+    def __getitem__(self, i: int) -> LayerCost: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[LayerCost]: ...
+    def __getitem__(self, i: int | slice) -> LayerCost | Sequence[LayerCost]:
+        if i == 0:
+            return self.first
+        if i == -1 or i == self.n - 1:
+            return self.last
+        raise IndexError(i)
+
+
+def _costed(graph: Graph, batch: int, mode: str, placed: bool) -> tuple[list[LayerCost], LayerCost]:
+    """Every node's row and the totals; ``placed`` False: the totals alone (a sweep row's), adding each
+    copied block's kept sum without placing its rows."""
     if batch < 1:
         raise SpecError(f"batch {batch}", expected="a positive integer")
     check_choice(mode, MODES, "mode")
     layers: list[LayerCost] = []
+    parts: list[LayerCost] = []  # what the totals add: the rows outside copied blocks, each block's sum
     costs: dict[tuple[Any, ...], _NodeCost] = {}  # identical layers (same op object, same shapes) cost once
     training = mode == "training"
     nodes = graph.nodes
-    for node in nodes:
-        op = node.op
-        if op is None:
-            layers.append(
-                LayerCost(
-                    node.path, "input", "input", (), node.out_shape, activations=numel(node.out_shape) * batch, layers=0
-                )
-            )
+    n = len(nodes)
+    placed = placed or n <= 3  # a short total's label names every row
+    starts = {seg.start: seg for seg in graph.segments}
+    i = 0
+    while i < n:
+        seg = starts.get(i)
+        if seg is None:
+            row = _row(nodes[i], nodes, costs, batch, training)
+            layers.append(row)
+            parts.append(row)
+            i += 1
             continue
-        owner = node.shares is None
-        runs = training or not node.train_only
-        key = (op, node.in_shapes, node.out_shape, owner, runs)
-        c = costs.get(key)
-        if c is None:
-            c = costs[key] = _node_cost(op, node.in_shapes, node.out_shape, batch, owner, runs)
-        survival = node.survival
-        layers.append(
-            LayerCost(
-                node.path,
-                c.kind,
-                c.label,
-                node.in_shapes,
-                node.out_shape,
-                c.weights,
-                c.biases,
-                c.buffers,
-                c.counters,
-                c.macs,
-                dict(c.ops),  # each row its own dict, as before
-                c.fvcore,
-                c.activations,
-                1,
-                node.line,
-                c.step_macs if survival == 1 else c.step_macs * _exact(survival),
-                None if owner else nodes[node.shares].name,  # type: ignore[index]
-                c.weight_layers,
-            )
-        )
-    totals = _sum(("total",), layers, "total")
+        rows, total = _segment_rows(seg, nodes, batch, training, costs, placed)
+        layers.extend(rows)
+        parts.append(total)
+        i = seg.end
+    whole: Sequence[LayerCost] = layers
+    if not placed:
+        whole = _Ends(n, layers[0], _row(nodes[-1], nodes, costs, batch, training))
+    totals = _sum(("total",), parts, "total", whole)
     stray = set(totals.ops) - set(OP_CLASSES)
     if stray:  # register() checks op_class; a cost in an unknown class would vanish from the totals
         raise AssertionError(f"costs in op classes outside OP_CLASSES: {sorted(stray)}")
-    totals = totals._replace(ops={k: totals.ops.get(k, 0) for k in OP_CLASSES})
+    return layers, totals._replace(ops={k: totals.ops.get(k, 0) for k in OP_CLASSES})
+
+
+def analyze_graph(graph: Graph, batch: int = 1, mode: str = "inference") -> Analysis:
+    """Cost every node of ``graph``; ``batch`` scales MACs, ops and activations, not params."""
+    layers, totals = _costed(graph, batch, mode, True)
     return Analysis(graph.model, graph.input_shape, batch, tuple(layers), totals, tuple(graph.warnings), graph, mode)
+
+
+def graph_totals(graph: Graph, batch: int = 1, mode: str = "inference") -> LayerCost:
+    """``analyze_graph(graph, batch, mode).totals``, without placing copied blocks' rows (a sweep's row)."""
+    return _costed(graph, batch, mode, False)[1]
 
 
 def analyze(

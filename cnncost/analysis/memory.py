@@ -15,14 +15,18 @@ op or a view (flatten, identity, inference dropout) shares its input's. Three fi
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cnncost.analysis.cost import Analysis
+from cnncost.analysis.cost import Analysis, LayerCost
 from cnncost.errors import check_choice
-from cnncost.graph import Graph, Node
+from cnncost.graph import Graph, Node, Segment
 from cnncost.ops.base import Op, Saved, numel
+
+if TYPE_CHECKING:
+    from cnncost.spec.blocks import Shared
 
 OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
 """Optimizer state per parameter, in parameter-sized tensors (momentum buffer; Adam's m and v)."""
@@ -45,26 +49,76 @@ COUNTER_BYTES = 8
 """Bytes of a counter buffer (BN's ``num_batches_tracked``): int64 whatever the model's dtype."""
 
 
+def _writes(op: Op, training: bool, cache: dict[Op, bool]) -> bool:
+    """Does ``op`` write a new tensor (else it is in place or a view: its input's storage)? Asked once per
+    op object (identical layers share one)."""
+    new = cache.get(op)
+    if new is None:
+        new = cache[op] = op.new_tensor(training)
+    return new
+
+
+_PLAN_STORAGES: dict[tuple[int, bool], tuple[Any, tuple[int, ...], tuple[int, ...]]] = {}
+CACHE_MAX = 4096
+"""Entries each per-plan memo of this module keeps (the oldest go first)."""
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> Any:
+    """``cache[key] = value``, the oldest entry dropped first past ``CACHE_MAX``."""
+    if len(cache) >= CACHE_MAX:
+        del cache[next(iter(cache))]
+    cache[key] = value
+    return value
+
+
+def _plan_storages(plan: Shared, training: bool) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """A copied block's storages, relative: each node's storage as the index of the node that writes it
+    (-1: the block input's storage), and each node's elements. The same rule as ``_Storages``, per plan."""
+    key = (id(plan), training)
+    kept = _PLAN_STORAGES.get(key)
+    if kept is None or kept[0] is not plan:
+        rel: list[int] = []
+        writes: dict[Op, bool] = {}
+        for j, (_, op, inputs, *_) in enumerate(plan.nodes):
+            assert op is not None
+            first = inputs[0] if inputs else -1
+            rel.append(j if _writes(op, training, writes) else (rel[first] if first >= 0 else -1))
+        numels = tuple(numel(n[4]) for n in plan.nodes)
+        kept = _remember(_PLAN_STORAGES, key, (plan, tuple(rel), numels))
+    return kept[1], kept[2]
+
+
 class _Storages:
     """Storage id of every node's output, for one mode (inference or training): an op that writes a
-    new tensor allocates one; an in-place op or a view shares its input's."""
+    new tensor allocates one, named by that node's id; an in-place op or a view shares its input's. A
+    copied block's (``Graph.segments``) come from its plan's relative map."""
 
     def __init__(self, graph: Graph, training: bool) -> None:
-        self.of: list[int] = []
-        self.elements: list[int] = []  # by storage id
+        nodes = graph.nodes
+        n = len(nodes)
+        self.of: list[int] = [0] * n
+        self.elements: list[int] = [0] * n  # by storage id (the writing node's id)
         of, elements = self.of, self.elements
         writes: dict[Op, bool] = {}  # identical layers share one op object
-        for node in graph.nodes:
+        starts = {seg.start: seg for seg in graph.segments}
+        i = 0
+        while i < n:
+            seg = starts.get(i)
+            if seg is not None:
+                rel, numels = _plan_storages(seg.plan, training)
+                ox, base = of[seg.input], seg.start
+                of[base : seg.end] = [ox if r < 0 else base + r for r in rel]
+                elements[base : seg.end] = numels
+                i = seg.end
+                continue
+            node = nodes[i]
             op = node.op
-            if op is not None:
-                new = writes.get(op)
-                if new is None:
-                    new = writes[op] = op.new_tensor(training)
-            if op is None or new:
-                of.append(len(elements))
-                elements.append(numel(node.out_shape))
+            if op is None or _writes(op, training, writes):
+                of[i] = i
+                elements[i] = numel(node.out_shape)
             else:
-                of.append(of[node.inputs[0]])
+                of[i] = of[node.inputs[0]]
+            i += 1
 
 
 def _saved_key(node: Node, s: Saved, st: _Storages, elem: int, batch: int) -> tuple[object, int]:
@@ -133,34 +187,214 @@ def _forward(graph: Graph, elem: int, batch: int) -> list[tuple[str, int, int]]:
     """(layer, live bytes, CPU workspace bytes) while each op of a forward pass runs: one liveness pass
     that both backends read (the live total is kept as storages come and go, not summed at each op)."""
     st = _Storages(graph, training=False)
-    of, elements = st.of, st.elements
+    of = st.of
     runs = [node for node in graph.nodes if not node.train_only]  # training-only heads do not run
     last_read: dict[int, int] = {}
     for node in runs:
         for i in node.inputs:
             last_read[of[i]] = node.id
-    keep = {of[graph.output], *(of[i] for i in graph.aux_outputs if not graph.nodes[i].train_only)}
+    keep = _kept(graph, of)
     live: dict[int, int] = {}
     current = 0
     workspaces: dict[tuple[Any, ...], int] = {}
     out: list[tuple[str, int, int]] = []
     for node in runs:
-        sid = of[node.id]
-        if sid not in live:
-            size = live[sid] = elements[sid] * elem * batch
-            current += size
-        op = node.op
-        workspace = 0
-        if op is not None:
-            key = (op, node.in_shapes, node.out_shape)
-            workspace = workspaces.get(key, -1)
-            if workspace < 0:
-                workspace = workspaces[key] = op.cpu_workspace(list(node.in_shapes), node.out_shape, elem, batch)
-        out.append((node.name if op is not None else "input", current, workspace))
-        for i in {of[i] for i in node.inputs} | {sid}:
-            if last_read.get(i, -1) <= node.id and i not in keep:
-                current -= live.pop(i, 0)
+        added, workspace, freed = _live_step(node, st, elem, batch, live, last_read, keep, workspaces)
+        current += added
+        out.append((node.name if node.op is not None else "input", current, workspace))
+        current -= freed
     return out
+
+
+def _kept(graph: Graph, of: list[int]) -> set[int]:
+    """Storages the forward pass returns (never freed): the output's and the running side heads'."""
+    return {of[graph.output], *(of[i] for i in graph.aux_outputs if not graph.nodes[i].train_only)}
+
+
+def _live_step(
+    node: Node,
+    st: _Storages,
+    elem: int,
+    batch: int,
+    live: dict[int, int],
+    last_read: dict[int, int],
+    keep: set[int] | frozenset[int],
+    workspaces: dict[tuple[Any, ...], int],
+) -> tuple[int, int, int]:
+    """One op of the liveness pass (the one rule both the timeline and the per-block summaries run): the
+    bytes its output's storage adds if not live yet, its CPU workspace, and the bytes freed after it (each
+    storage it touches whose last reader it is, unless returned)."""
+    sid = st.of[node.id]
+    added = 0
+    if sid not in live:
+        added = live[sid] = st.elements[sid] * elem * batch
+    op = node.op
+    workspace = 0
+    if op is not None:
+        key = (op, node.in_shapes, node.out_shape)
+        workspace = workspaces.get(key, -1)
+        if workspace < 0:
+            workspace = workspaces[key] = op.cpu_workspace(list(node.in_shapes), node.out_shape, elem, batch)
+    freed = 0
+    for i in {st.of[i] for i in node.inputs} | {sid}:
+        if last_read.get(i, -1) <= node.id and i not in keep:
+            freed += live.pop(i, 0)
+    return added, workspace, freed
+
+
+_PLAN_READS: dict[int, tuple[Any, int]] = {}
+
+
+def _input_reader(plan: Shared) -> int:
+    """The last node of a copied block (relative) that reads its input's storage (inference storages:
+    the input itself or a view or in-place result of it), -1 if none."""
+    kept = _PLAN_READS.get(id(plan))
+    if kept is None or kept[0] is not plan:
+        rel, _ = _plan_storages(plan, False)
+        last = -1
+        for j, (_, _, inputs, _, _, _, _) in enumerate(plan.nodes):
+            if any(i < 0 or rel[i] < 0 for i in inputs):
+                last = j
+        kept = _remember(_PLAN_READS, id(plan), (plan, last))
+    return kept[1]
+
+
+_SEGMENT_LIVE: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+
+def _last_reads(graph: Graph, of: list[int]) -> tuple[list[Node | Segment], dict[int, int]]:
+    """The graph as nodes and copied blocks, and the last running reader of each storage read outside
+    a copied block (a block's reads of its own storages are its summary's business)."""
+    nodes = graph.nodes
+    n = len(nodes)
+    starts = {seg.start: seg for seg in graph.segments}
+    last_read: dict[int, int] = {}
+    items: list[Node | Segment] = []
+    i = 0
+    while i < n:
+        seg = starts.get(i)
+        if seg is not None:
+            items.append(seg)
+            if not nodes[seg.start].train_only:
+                reader = _input_reader(seg.plan)
+                if reader >= 0:
+                    last_read[of[seg.input]] = seg.start + reader
+            i = seg.end
+            continue
+        node = nodes[i]
+        items.append(node)
+        if not node.train_only:
+            for j in node.inputs:
+                last_read[of[j]] = i
+        i += 1
+    return items, last_read
+
+
+def _pinned(graph: Graph, storages: Iterable[int]) -> dict[int, frozenset[int]]:
+    """For each copied block (by its start), which of its own storages (relative) are in ``storages``:
+    read after it or returned, so not freed inside it."""
+    pinned: dict[int, set[int]] = {}
+    if graph.segments:
+        seg_starts = [seg.start for seg in graph.segments]
+        for sid in storages:
+            k = bisect_right(seg_starts, sid) - 1
+            if k >= 0 and sid < graph.segments[k].end:
+                pinned.setdefault(seg_starts[k], set()).add(sid - seg_starts[k])
+    return {k: frozenset(v) for k, v in pinned.items()}
+
+
+def _forward_peaks(graph: Graph, elem: int, batch: int) -> tuple[int, str, int]:
+    """The forward pass's peak, where it first occurs and the CPU peak: ``_forward``'s figures, with each
+    copied block (``Graph.segments``) run once per plan and boundary state (its input's storage live at
+    entry, its size, whether it and which of the block's own storages outlive the block) and then
+    applied as a summary: its highest live offset over the bytes live at entry, and what it leaves live."""
+    st = _Storages(graph, training=False)
+    of, elements = st.of, st.elements
+    nodes = graph.nodes
+    items, last_read = _last_reads(graph, of)
+    keep = _kept(graph, of)
+    pinned = _pinned(graph, (*last_read, *keep))
+    live: dict[int, int] = {}
+    current = peak = peak_cpu = 0
+    where = "input"
+    workspaces: dict[tuple[Any, ...], int] = {}
+    for item in items:
+        if isinstance(item, Node):
+            if item.train_only:
+                continue
+            added, workspace, freed = _live_step(item, st, elem, batch, live, last_read, keep, workspaces)
+            current += added
+            if current > peak:
+                peak, where = current, item.name if item.op is not None else "input"
+            if current + workspace > peak_cpu:
+                peak_cpu = current + workspace
+            current -= freed
+            continue
+        seg = item
+        if nodes[seg.start].train_only:
+            continue
+        x = of[seg.input]
+        x_pinned = last_read.get(x, -1) >= seg.end or x in keep
+        own = pinned.get(seg.start, frozenset())
+        key = (id(seg.plan), elem, batch, x in live, elements[x], x_pinned, own)
+        summary = _SEGMENT_LIVE.get(key)
+        if summary is None or summary[0] is not seg.plan:
+            summary = _remember(
+                _SEGMENT_LIVE, key, _segment_live(graph, seg, st, elem, batch, x in live, x_pinned, own)
+            )
+        _, high, at, high_cpu, delta, x_after, left = summary
+        if current + high > peak:
+            peak, where = current + high, nodes[seg.start + at].name
+        if current + high_cpu > peak_cpu:
+            peak_cpu = current + high_cpu
+        current += delta
+        if x_after is None:
+            live.pop(x, None)
+        else:
+            live[x] = x_after
+        for r, size in left:
+            live[seg.start + r] = size
+    return peak, where, peak_cpu
+
+
+def _segment_live(
+    graph: Graph,
+    seg: Segment,
+    st: _Storages,
+    elem: int,
+    batch: int,
+    x_live: bool,
+    x_pinned: bool,
+    own: frozenset[int],
+) -> tuple[Any, ...]:
+    """A copied block's liveness summary, by ``_live_step`` on its nodes from its boundary state: (plan,
+    highest live offset and its node, the same with the CPU workspace, the offset at exit, the input
+    storage's bytes if live at exit, the block's own storages live at exit)."""
+    start, end = seg.start, seg.end
+    x = st.of[seg.input]
+    live: dict[int, int] = {x: st.elements[x] * elem * batch} if x_live else {}
+    last_read: dict[int, int] = {}
+    nodes = graph.nodes[start:end]
+    for node in nodes:
+        for i in node.inputs:
+            last_read[st.of[i]] = node.id
+    for r in own:  # read after the block, or returned: not freed inside it
+        last_read[start + r] = end
+    if x_pinned:
+        last_read[x] = end
+    current = 0
+    high = high_cpu = at = 0
+    workspaces: dict[tuple[Any, ...], int] = {}
+    for k, node in enumerate(nodes):
+        added, workspace, freed = _live_step(node, st, elem, batch, live, last_read, frozenset(), workspaces)
+        current += added
+        if k == 0 or current > high:
+            high, at = current, k
+        if k == 0 or current + workspace > high_cpu:
+            high_cpu = current + workspace
+        current -= freed
+    left = tuple((sid - start, size) for sid, size in live.items() if sid != x)
+    return (seg.plan, high, at, high_cpu, current, live.get(x), left)
 
 
 def peak_inference(graph: Graph, elem: int, batch: int, backend: str = "ideal") -> tuple[int, str]:
@@ -184,34 +418,102 @@ def saved_timeline(graph: Graph, elem: int, batch: int) -> list[tuple[str, int]]
     total = 0
     out: list[tuple[str, int]] = []
     grad = [False] * len(graph.nodes)  # does the node's output require grad? (the input does not)
-    weighted: dict[tuple[Any, ...], bool] = {}  # identical layers (one op object, same shapes) ask once
-    rules: dict[tuple[Any, ...], tuple[Saved, ...]] = {}
+    asked: tuple[dict[Any, bool], dict[Any, tuple[Saved, ...]]] = ({}, {})
     for node in graph.ops:
-        op = node.op
-        assert op is not None
-        key = (op, node.in_shapes)
-        has = weighted.get(key)
-        if has is None:
-            p = op.params(list(node.in_shapes))
-            has = weighted[key] = bool(p.weights or p.biases)
-        grad[node.id] = has or any(grad[i] for i in node.inputs)
-        if grad[node.id]:  # autograd records nothing for an op on tensors that need no gradient
-            rule_key = (op, node.in_shapes, node.out_shape)
-            rule = rules.get(rule_key)
-            if rule is None:
-                rule = rules[rule_key] = op.saved(list(node.in_shapes), node.out_shape)
-            for s in rule:
-                k, size = _saved_key(node, s, st, elem, batch)
-                total += size - saved.get(k, 0)
-                saved[k] = size
+        total += _saved_step(node, st, elem, batch, grad, asked, saved)
         out.append((node.name, total))
     return out
 
 
+def _saved_step(
+    node: Node,
+    st: _Storages,
+    elem: int,
+    batch: int,
+    grad: list[bool],
+    asked: tuple[dict[Any, bool], dict[Any, tuple[Saved, ...]]],
+    saved: dict[object, int],
+) -> int:
+    """One op of the saved-for-backward pass (the one rule both the timeline and the per-block summaries
+    run): mark whether its output requires grad, record what autograd saves for it (each storage once, its
+    last size), and return the change in saved bytes. ``asked``: weights and save rules per (op, shapes)."""
+    op = node.op
+    assert op is not None
+    weighted, rules = asked
+    key = (op, node.in_shapes)
+    has = weighted.get(key)
+    if has is None:
+        p = op.params(list(node.in_shapes))
+        has = weighted[key] = bool(p.weights or p.biases)
+    grad[node.id] = has or any(grad[i] for i in node.inputs)
+    delta = 0
+    if grad[node.id]:  # autograd records nothing for an op on tensors that need no gradient
+        rule_key = (op, node.in_shapes, node.out_shape)
+        rule = rules.get(rule_key)
+        if rule is None:
+            rule = rules[rule_key] = op.saved(list(node.in_shapes), node.out_shape)
+        for s in rule:
+            k, size = _saved_key(node, s, st, elem, batch)
+            delta += size - saved.get(k, 0)
+            saved[k] = size
+    return delta
+
+
+_SEGMENT_SAVED: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+
 def saved_for_backward(graph: Graph, elem: int, batch: int) -> int:
-    """Bytes of the tensors autograd saves in a training step, each storage once."""
-    timeline = saved_timeline(graph, elem, batch)
-    return timeline[-1][1] if timeline else 0
+    """Bytes of the tensors autograd saves in a training step, each storage once: ``saved_timeline``'s
+    last value, with each copied block (``Graph.segments``) run once per plan, input grad and input
+    storage size, and applied as a summary: its nodes' grad flags, the bytes saved under its own keys
+    (new storages and tensors, which nothing before it saved), and the last size it saved its input's
+    storage at (deduplicated against what was saved before, as the sequential pass does)."""
+    st = _Storages(graph, training=True)
+    nodes = graph.nodes
+    n = len(nodes)
+    grad = [False] * n
+    asked: tuple[dict[Any, bool], dict[Any, tuple[Saved, ...]]] = ({}, {})
+    saved: dict[object, int] = {}
+    total = 0
+    starts = {seg.start: seg for seg in graph.segments}
+    i = 1
+    while i < n:
+        seg = starts.get(i)
+        if seg is None:
+            total += _saved_step(nodes[i], st, elem, batch, grad, asked, saved)
+            i += 1
+            continue
+        start, end = seg.start, seg.end
+        x = st.of[seg.input]
+        key = (id(seg.plan), elem, batch, grad[seg.input], st.elements[x])
+        summary = _SEGMENT_SAVED.get(key)
+        if summary is None or summary[0] is not seg.plan:
+            own: dict[object, int] = {}
+            for node in nodes[start:end]:
+                _saved_step(node, st, elem, batch, grad, asked, own)
+            x_saved = own.pop(x, None)
+            summary = _remember(
+                _SEGMENT_SAVED,
+                key,
+                (
+                    seg.plan,
+                    tuple(grad[start:end]),
+                    sum(own.values()),
+                    x_saved,
+                    tuple((k - start, v) for k, v in own.items() if isinstance(k, int)),
+                ),
+            )
+        else:
+            grad[start:end] = summary[1]
+        _, _, own_bytes, x_saved, storages = summary
+        total += own_bytes
+        if x_saved is not None:
+            total += x_saved - saved.get(x, 0)
+            saved[x] = x_saved
+        for r, v in storages:  # later ops may save these storages again: counted once
+            saved[start + r] = v
+        i = end
+    return total
 
 
 def memory(a: Analysis, dtype_bytes: int = 4, optimizer: str = DEFAULT_OPTIMIZER, amp: bool = False) -> Memory:
@@ -219,13 +521,16 @@ def memory(a: Analysis, dtype_bytes: int = 4, optimizer: str = DEFAULT_OPTIMIZER
 
     Buffers are the model's dtype (fp32 under ``amp``), except counters (``num_batches_tracked``):
     int64, ``COUNTER_BYTES`` each."""
+    return graph_memory(a.totals, a.graph, a.batch, dtype_bytes, optimizer, amp)
+
+
+def graph_memory(t: LayerCost, g: Graph, b: int, dtype_bytes: int, optimizer: str, amp: bool) -> Memory:
+    """``memory`` from what it reads of an analysis: the totals, the graph and the batch (a sweep row
+    has the totals alone, ``cost.graph_totals``)."""
     check_choice(optimizer, tuple(OPTIMIZER_STATE), "optimizer")
     elem = 2 if amp else dtype_bytes
     weight_bytes = 4 if amp else dtype_bytes
-    t, g, b = a.totals, a.graph, a.batch
-    forward = _forward(g, elem, b)  # one liveness pass for both backends
-    peak, where = _peak((name, live) for name, live, _ in forward)
-    peak_cpu, _ = _peak((name, live + workspace) for name, live, workspace in forward)
+    peak, where, peak_cpu = _forward_peaks(g, elem, b)  # one liveness pass for both backends
     params = t.params * weight_bytes
     return Memory(
         batch=b,

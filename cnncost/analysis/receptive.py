@@ -12,6 +12,7 @@ image. ``None`` along an axis: the whole input (global pooling, flatten, an SE g
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -21,7 +22,7 @@ from cnncost.ops.window import IDENTITY, Reach, Taps, Window
 
 if TYPE_CHECKING:
     from cnncost.analysis.cost import Analysis, LayerCost
-    from cnncost.graph import Graph, Node
+    from cnncost.graph import Graph, Node, Segment
 
 Bounds = tuple[int, int] | None
 """The first and last input pixel of one position's field; None: it sees no pixel (a transposed conv's
@@ -203,9 +204,154 @@ def receptive_fields(graph: Graph) -> tuple[ReceptiveField, ...]:
     else:  # no H×W to speak of (a flat input): every element is the whole input
         out = [WHOLE._replace(layout=(None,) * len(first.out_shape))]
     windows: dict[tuple[Any, ...], Window] = {}  # identical layers (one op object, same shapes) ask once
-    for node in graph.ops:
-        out.append(_node_field(node, [out[i] for i in node.inputs], windows))
+    nodes = graph.nodes
+    starts = {s.start: s for s in graph.segments}
+    i, n = 1, len(nodes)
+    while i < n:
+        seg = starts.get(i)
+        if seg is None:
+            node = nodes[i]
+            out.append(_node_field(node, [out[j] for j in node.inputs], windows))
+            i += 1
+            continue
+        # A copied block's fields are a function of its plan and its input's field: computed once.
+        key = (id(seg.plan), out[seg.input])
+        kept = _SEGMENT_FIELDS.get(key)
+        if kept is not None and kept[0] is seg.plan:
+            out.extend(kept[1])
+        else:
+            for node in nodes[seg.start : seg.end]:
+                out.append(_node_field(node, [out[j] for j in node.inputs], windows))
+            if len(_SEGMENT_FIELDS) >= SEGMENT_FIELDS_MAX:
+                del _SEGMENT_FIELDS[next(iter(_SEGMENT_FIELDS))]
+            _SEGMENT_FIELDS[key] = (seg.plan, tuple(out[seg.start : seg.end]))
+        i = seg.end
     return tuple(out)
+
+
+_SEGMENT_FIELDS: dict[tuple[int, ReceptiveField], tuple[Any, tuple[ReceptiveField, ...]]] = {}
+SEGMENT_FIELDS_MAX = 4096
+"""Fields of a copied block's nodes (``Graph.segments``), by plan (its id, the plan held in the entry so the
+id names it) and the field of the block's input: everything they depend on (each node's op and shapes are
+the plan's, its inputs the block's input or the block's own nodes). The oldest entries go first."""
+
+
+UNIT = AxisField(1, 1, ((0, 0),))
+"""The canonical period-1 input field of ``_affine``: position o sees pixel o."""
+
+
+class _Affine(NamedTuple):
+    """A copied block's fields from the canonical input (``UNIT`` on each of its input's finite axes):
+    valid for any period-1 input with a positive shift where ``ok`` (every field of the block period 1 or
+    None), and the last of its nodes (relative) finite along both axes, -1 if none."""
+
+    plan: Any
+    fields: tuple[ReceptiveField, ...]
+    ok: bool
+    last_finite: int
+
+
+_AFFINE: dict[tuple[Any, ...], _Affine] = {}
+
+
+def _affine_ok(field: ReceptiveField) -> bool:
+    """A block input ``_affine`` maps: each finite axis period 1, a positive shift, a field that sees pixels."""
+    return all(f is None or (f.period == 1 and f.shift > 0 and f.bounds[0] is not None) for f in (field.h, field.w))
+
+
+def _affine(graph: Graph, seg: Segment, field: ReceptiveField, windows: dict[tuple[Any, ...], Window]) -> _Affine:
+    """A copied block's canonical fields, once per plan, input layout and which input axes are whole.
+
+    Exact because along a period-1 chain every field is the input's moved: a conv or pool gives
+    ``[lo + min·shift, hi + max·shift]`` and multiplies the shift, a merge takes the min of the ``lo``s and
+    the max of the ``hi``s of fields all of the form ``[b0 + s·A, b1 + s·B]`` with one ``b0``, ``b1`` and
+    ``s > 0``, so the same choices for any input: node j's field is ``[b0 + s·A_j, b1 + s·B_j]``, shift
+    ``s·T_j``, with ``A_j, B_j, T_j`` its field from ``UNIT``; whole axes, layouts and None bounds do not
+    depend on the input's bounds at all. A block where any field is not period 1 is computed as usual."""
+    key = (id(seg.plan), field.layout, field.h is None, field.w is None)
+    kept = _AFFINE.get(key)
+    if kept is None or kept.plan is not seg.plan:
+        unit = ReceptiveField(None if field.h is None else UNIT, None if field.w is None else UNIT, field.layout)
+        local: dict[int, ReceptiveField] = {seg.input: unit}
+        last = -1
+        ok = True
+        for j, node in enumerate(graph.nodes[seg.start : seg.end]):
+            f = local[node.id] = _node_field(node, [local[i] for i in node.inputs], windows)
+            ok = ok and all(a is None or a.period == 1 for a in (f.h, f.w))
+            if f.h is not None and f.w is not None:
+                last = j
+        if len(_AFFINE) >= SEGMENT_FIELDS_MAX:
+            del _AFFINE[next(iter(_AFFINE))]
+        kept = _AFFINE[key] = _Affine(seg.plan, tuple(local[i] for i in range(seg.start, seg.end)), ok, last)
+    return kept
+
+
+def _moved(unit: ReceptiveField, field: ReceptiveField) -> ReceptiveField:
+    """A canonical field (``_affine``) for the block input ``field``: bounds ``b0 + s·A``, ``b1 + s·B``."""
+    axes: list[AxisField | None] = []
+    for name in SPATIAL:
+        a = unit.axis(name)
+        if a is None:
+            axes.append(None)
+            continue
+        f = field.axis(name)
+        assert f is not None and a.period == 1
+        b, s = f.bounds[0], f.shift
+        assert b is not None
+        c = a.bounds[0]
+        axes.append(AxisField(1, s * a.shift, (None if c is None else (b[0] + s * c[0], b[1] + s * c[1]),)))
+    return ReceptiveField(axes[0], axes[1], unit.layout)
+
+
+def last_finite_field(graph: Graph) -> tuple[int, ReceptiveField] | None:
+    """The last node whose field is finite along H and W, and its field: ``receptive_fields``' answer to
+    that question (a sweep row's), with each copied block mapped by its canonical fields (``_affine``)
+    rather than field by field; blocks that are not period 1 (or inputs that are not) are computed."""
+    nodes = graph.nodes
+    n = len(nodes)
+    first = nodes[0]
+    fields: list[ReceptiveField | None] = [None] * n
+    fields[0] = (
+        ReceptiveField(PIXEL, PIXEL, (None, "h", "w"))
+        if len(first.out_shape) == 3
+        else WHOLE._replace(layout=(None,) * len(first.out_shape))
+    )
+    windows: dict[tuple[Any, ...], Window] = {}
+    starts = {seg.start: seg for seg in graph.segments}
+    mapped: dict[int, tuple[Segment, ReceptiveField, _Affine]] = {}  # by segment start: fields not yet made
+    seg_starts = [seg.start for seg in graph.segments]
+
+    def get(i: int) -> ReceptiveField:
+        f = fields[i]
+        if f is None:  # inside a mapped block: made when read
+            seg, x_field, aff = mapped[seg_starts[bisect_right(seg_starts, i) - 1]]
+            f = fields[i] = _moved(aff.fields[i - seg.start], x_field)
+        return f
+
+    last = 0 if fields[0] is not None and fields[0].h is not None and fields[0].w is not None else -1
+    i = 1
+    while i < n:
+        seg = starts.get(i)
+        if seg is None:
+            node = nodes[i]
+            f = fields[i] = _node_field(node, [get(j) for j in node.inputs], windows)
+            if f.h is not None and f.w is not None:
+                last = i
+            i += 1
+            continue
+        x_field = get(seg.input)
+        aff = _affine(graph, seg, x_field, windows) if _affine_ok(x_field) else None
+        if aff is not None and aff.ok:
+            mapped[seg.start] = (seg, x_field, aff)
+            if aff.last_finite >= 0:
+                last = seg.start + aff.last_finite
+        else:
+            for node in nodes[seg.start : seg.end]:
+                f = fields[node.id] = _node_field(node, [get(j) for j in node.inputs], windows)
+                if f.h is not None and f.w is not None:
+                    last = node.id
+        i = seg.end
+    return None if last < 0 else (last, get(last))
 
 
 def _node_field(node: Node, ins: list[ReceptiveField], windows: dict[tuple[Any, ...], Window]) -> ReceptiveField:

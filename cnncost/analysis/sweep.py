@@ -4,7 +4,7 @@ and the Pareto front of any of their figures.
 An axis is one knob with its values: a param (``--set depths=[2,2,2,2],[3,4,6,3]``), the input, the batch,
 or EfficientNet's compound coefficient φ, which moves depth, width and resolution together. The grid is
 the axes' cartesian product, the last axis varying fastest (``itertools.product``), or a seeded sample of
-it. Every variant is costed by ``evaluate``, one call of the public ``analyze``/``memory``/``receptive``
+it. Every variant is costed by ``evaluate``, the figures of the public ``analyze``/``memory``/``receptive``
 API; the variants can run in worker processes (``workers``) or on any ``concurrent.futures.Executor``
 (``distributed.Client(...).get_executor()`` for a dask cluster), in chunks, with the same rows in the
 same order as a serial run.
@@ -24,9 +24,11 @@ from fractions import Fraction
 from typing import Any
 
 from cnncost.analysis.conventions import CONVENTIONS
-from cnncost.analysis.cost import analyze
-from cnncost.analysis.memory import DEFAULT_OPTIMIZER, OPTIMIZER_STATE, memory
+from cnncost.analysis.cost import graph_totals
+from cnncost.analysis.memory import DEFAULT_OPTIMIZER, OPTIMIZER_STATE, graph_memory
+from cnncost.analysis.receptive import last_finite_field
 from cnncost.errors import SpecError, check_choice, count
+from cnncost.spec.expand import expand
 from cnncost.spec.family import ModelSpec
 from cnncost.spec.overrides import SWEEP, over_limit, with_params
 
@@ -135,19 +137,16 @@ def result_keys(convention: str) -> tuple[str, ...]:
 def evaluate(
     spec: ModelSpec, shape: Shape | None, batch: int, dtype_bytes: int, optimizer: str, convention: str
 ) -> dict[str, Any]:
-    """One variant's figures, from one ``analyze`` and one ``memory``: params, the operation count under
-    ``convention``, activations, peak and total inference bytes, training bytes for one step with
-    ``optimizer``, depth, and the receptive field of the last layer whose field is finite (its name;
+    """One variant's figures, those of ``analyze`` and ``memory`` (by their totals-only paths): params, the
+    operation count under ``convention``, activations, peak and total inference bytes, training bytes for
+    one step with ``optimizer``, depth, and the receptive field of the last layer whose field is finite (its name;
     ``rf_at_output`` when that is the output, none at all when every layer sees the whole input)."""
-    a = analyze(spec, shape, batch)
-    m = memory(a, dtype_bytes, optimizer)
-    fields = a.receptive
-    last = next(
-        (i for i in range(len(fields) - 1, -1, -1) if fields[i].h is not None and fields[i].w is not None), None
-    )
-    t = a.totals
+    g = expand(spec, shape)  # what analyze does, but only the totals: copied blocks' rows are not placed
+    t = graph_totals(g, batch)
+    m = graph_memory(t, g, batch, dtype_bytes, optimizer, False)
+    found = last_finite_field(g)
     return {
-        "input": list(a.input_shape),
+        "input": list(g.input_shape),
         "batch": batch,
         "params": t.params,
         convention: t.count(convention),
@@ -155,10 +154,10 @@ def evaluate(
         "peak_inference_bytes": m.peak_inference_bytes,
         "inference_total_bytes": m.inference_total_bytes,
         "training_total_bytes": m.training_total_bytes,
-        "receptive_field": None if last is None else list(fields[last].size),
-        "rf_layer": None if last is None else a.graph.nodes[last].name,
-        "rf_at_output": last == len(fields) - 1,
-        "depth": a.depth,
+        "receptive_field": None if found is None else list(found[1].size),
+        "rf_layer": None if found is None else g.nodes[found[0]].name,
+        "rf_at_output": found is not None and found[0] == len(g.nodes) - 1,
+        "depth": t.weight_layers,
     }
 
 

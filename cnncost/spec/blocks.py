@@ -15,7 +15,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cnncost.errors import SpecError, SpecWarning, did_you_mean
-from cnncost.graph import Node
+from cnncost.graph import Node, Segment
 from cnncost.limits import BLOCK_DEPTH, LAYERS
 from cnncost.ops.base import Op, Shape
 from cnncost.spec.expr import evaluate, is_expression, names_in
@@ -126,6 +126,9 @@ def _shared_key(ex: Expander, name: str, bound: dict[str, Any], shape: Shape) ->
     mode), the model's blocks and file, the params the blocks can read, and the limits it was checked under."""
     blocks = ex.m.blocks
     reads = _reads(blocks)
+    kept = ex.shared_params  # base_env is fixed for the expansion: its part of the key is made once
+    if kept is None or kept[0] is not reads:
+        kept = ex.shared_params = (reads, tuple((k, _typed(v)) for k, v in ex.base_env.items() if k in reads))
     try:
         shared_key = (
             id(blocks),
@@ -135,7 +138,7 @@ def _shared_key(ex: Expander, name: str, bound: dict[str, Any], shape: Shape) ->
             shape,
             ex.survival,
             ex.train_only,
-            tuple((k, _typed(v)) for k, v in ex.base_env.items() if k in reads),
+            kept[1],
             len(ex.calls),
             ex.max_depth,
             ex.max_size,
@@ -222,26 +225,39 @@ def _copy(ex: Expander, plan: Shared, x: int, path: tuple[str, ...]) -> int:
         raise LAYERS.exceeded(f"{ex.max_layers:,} layers and counting", line=plan.nodes[ex.max_layers - start][5])
     survival, train_only = ex.survival, ex.train_only
     n = start
+    new = tuple.__new__  # Node(...) without its Python-level __new__: a copy is most of a sweep row's expansion
     for rel_path, op, inputs, in_shapes, out, line, shares in plan.nodes:
+        if len(inputs) == 1:
+            i = inputs[0]
+            ins: tuple[int, ...] = (x,) if i < 0 else (start + i,)
+        else:
+            ins = tuple([x if i < 0 else start + i for i in inputs])
         nodes.append(
-            Node(
-                n,
-                path + rel_path,
-                op,
-                tuple([x if i < 0 else start + i for i in inputs]),
-                in_shapes,
-                out,
-                line,
-                survival,
-                None if shares is None else start + shares,
-                train_only,
+            new(
+                Node,
+                (
+                    n,
+                    path + rel_path,
+                    op,
+                    ins,
+                    in_shapes,
+                    out,
+                    line,
+                    survival,
+                    None if shares is None else start + shares,
+                    train_only,
+                ),
             )
         )
         n += 1
+    if n > start:
+        ex.segments.append(Segment(start, n, x, plan, path))
     for rel, i in plan.names:
         outputs[path + rel] = start + i
-    ex.warnings.extend(SpecWarning(m, ".".join(path + rel), file, line) for m, rel, file, line in plan.warnings)
-    ex.aux_outputs.extend(start + i for i in plan.aux)
+    if plan.warnings:
+        ex.warnings.extend(SpecWarning(m, ".".join(path + rel), file, line) for m, rel, file, line in plan.warnings)
+    if plan.aux:
+        ex.aux_outputs.extend(start + i for i in plan.aux)
     return x if plan.output < 0 else start + plan.output
 
 
@@ -342,17 +358,19 @@ def _bind(ex: Expander, block: BlockDef, call: Call, at: At) -> dict[str, Any]:
             bound[key] = _arg(ex, raw, caller)
         except SpecError as exc:
             raise exc.with_context(line=line) from None
-    defaults_env = ex.shape_env(ex.base_env, at.x)  # a default may read in_ch: project = in_ch != out
+    env: dict[str, Any] | None = None  # the params, the input's shape (project = in_ch != out) and the bound
     for pname in block.params:
         if pname not in bound:
             if pname not in block.defaults:
                 raise SpecError(f"{sig}: missing argument {pname!r}")
-            env = {**defaults_env, **bound}
+            if env is None:  # made once, then kept equal to {**shape_env(base_env, x), **bound}
+                env = {**ex.shape_env(ex.base_env, at.x), **bound}
             default = block.defaults[pname]
             try:
-                bound[pname] = default.strip() if is_word(default, env) else ex.eval(default, env)
+                value = default.strip() if is_word(default, env) else ex.eval(default, env)
             except SpecError as exc:  # the default's own line: the block's signature
                 raise exc.with_context(line=block.line) from None
+            bound[pname] = env[pname] = value
     return bound
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from cnncost.errors import SpecError, SpecWarning, count, did_you_mean, shown
-from cnncost.graph import Graph, Node
+from cnncost.graph import Graph, Node, Segment
 from cnncost.limits import BLOCK_DEPTH, LAYER_SIZE, LAYERS
 from cnncost.ops import REGISTRY, Op, Shape
 from cnncost.ops.base import fmt_shape, numel
@@ -94,6 +94,7 @@ class Expander:
         self.nodes: list[Node] = []
         self.warnings: list[SpecWarning] = []
         self.aux_outputs: list[int] = []
+        self.segments: list[Segment] = []  # the runs of nodes copied from plans (blocks._copy)
         self.resolved: dict[tuple[Any, ...], Op] = {}
         self.evaluated: dict[tuple[Any, ...], Any] = {}
         self.templates: dict[TemplateKey, Template] = {}
@@ -109,6 +110,7 @@ class Expander:
         self.max_size = LAYER_SIZE.value
         self.max_depth = BLOCK_DEPTH.value
         self.args: dict[tuple[Any, ...], Any] = {}  # block arguments evaluated (blocks._arg)
+        self.shared_params: tuple[frozenset[str], tuple[Any, ...]] | None = None  # blocks._shared_key
         self.sized: set[tuple[int, Shape]] = set()  # (op, input shape) pairs whose sizes are checked
         self.base_env: dict[str, Any] = {**_input_vars(input_shape), **model.params}
         for name in set(_input_vars(input_shape)) & set(model.params):
@@ -138,7 +140,15 @@ class Expander:
             if self.input_shape != tuple(self.m.input):  # the spec is fine at its own input: say which one broke it
                 exc.message += f", at input {_shown_shape(self.input_shape)}, not the spec's {fmt_shape(self.m.input)}"
             raise exc.with_context(file=self.m.file) from None
-        return Graph(self.m, self.input_shape, tuple(self.nodes), x, tuple(self.warnings), tuple(self.aux_outputs))
+        return Graph(
+            self.m,
+            self.input_shape,
+            tuple(self.nodes),
+            x,
+            tuple(self.warnings),
+            tuple(self.aux_outputs),
+            tuple(self.segments),
+        )
 
     # -- plumbing ---------------------------------------------------------------------
     def add_node(
