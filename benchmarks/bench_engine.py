@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -36,6 +35,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from results_io import machine, write
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -240,12 +241,7 @@ def main() -> None:
         cifar[tree] = {"rows": rows, "us_per_layer": round(1e3 * slope, 2), "intercept_ms": round(intercept, 3),
                        "r2": round(r2, 5)}  # fmt: skip
     result: dict[str, Any] = {
-        "machine": {
-            "python": platform.python_version(),
-            "cpu": platform.processor() or platform.machine(),
-            "cores": os.cpu_count(),
-            "platform": platform.platform(),
-        },
+        "machine": machine(),
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "command": "python benchmarks/bench_engine.py " + " ".join(sys.argv[1:]),
         "analyze_resnet152": {
@@ -290,9 +286,7 @@ def main() -> None:
         **end_to_end(7),
         "target_ratio": 6,
     }
-    out = HERE / "results" / "engine.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write("engine", result)
     print(json.dumps(result, indent=2))
 
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from results_io import machine, write
 
 HERE = Path(__file__).resolve().parent
 
@@ -73,14 +74,12 @@ def main() -> None:
     doc = {
         "command": "python benchmarks/bench_import.py --runs " + str(args.runs),
         "date": time.strftime("%Y-%m-%d"),
-        "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()},
+        "machine": machine(),
         "note": "medians of fresh interpreters; build = the model's own construction (random init), "
         "trace = torch.fx + one meta-tensor run, write/read = the spec text, analysis = cnncost's engine",
         "results": results,
     }
-    out = HERE / "results" / "import.json"
-    out.write_text(json.dumps(doc, indent=2) + "\n")
-    print(f"wrote {out}")
+    print(f"wrote {write('import', doc)}")
 
 
 if __name__ == "__main__":

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from results_io import machine, write
 
 HERE = Path(__file__).resolve().parent
 
@@ -67,17 +67,10 @@ def main() -> None:
             "cold_including_import_and_yaml_ms": 1e3 * cold,
         },
         "targets": {"end_to_end_s": 0.25, "in_process_ms": 5.0},
-        "machine": {
-            "python": platform.python_version(),
-            "cpu": platform.processor() or platform.machine(),
-            "cores": os.cpu_count(),
-            "platform": platform.platform(),
-        },
+        "machine": machine(),
         "date": time.strftime("%Y-%m-%d"),
     }
-    out = HERE / "results" / "table.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write("table", result)
     print(json.dumps(result, indent=2))
 
 
