@@ -299,7 +299,10 @@ def verify(
 
     check_choice(format, FORMATS, "--format")
     has_torch = importlib.util.find_spec("torch") is not None
-    wanted = split_top(against or ("torch,fvcore,reference,paper" if has_torch else "paper"))
+    from cnncost.spec.overrides import split_top
+
+    # commas outside parentheses: module:timm:resnet50d(drop_rate=0.0, num_classes=10),paper
+    wanted = [a for a in split_top(against or ("torch,fvcore,reference,paper" if has_torch else "paper")) if a]
     for a in wanted:
         if not a.startswith("module:"):
             check_choice(a, ("torch", "fvcore", "reference", "paper", "module:SOURCE"), "--against")
@@ -367,21 +370,6 @@ def out_of_memory(spec: Any, shape: tuple[int, ...] | None, exc: BaseException) 
         f"{type(exc).__name__}: {first}".rstrip(": "),
         expected="a smaller --input, fewer --against checks, or a machine with more memory",
     )
-
-
-def split_top(text: str) -> list[str]:
-    """Split on commas outside parentheses: ``module:timm:resnet50d(drop_rate=0.0, num_classes=10),paper``."""
-    parts, depth, cur = [], 0, ""
-    for ch in text:
-        depth += ch == "("
-        depth -= ch == ")"
-        if ch == "," and depth == 0:
-            parts.append(cur.strip())
-            cur = ""
-        else:
-            cur += ch
-    parts.append(cur.strip())
-    return [p for p in parts if p]
 
 
 def _progress() -> Any:
