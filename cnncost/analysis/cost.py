@@ -6,12 +6,13 @@ Example (VGG-16 conv1_1 on 3×224×224): weights 3·3·3·64 = 1,728, biases 64,
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
+from cnncost import memo
 from cnncost.analysis.conventions import CONVENTIONS, OP_CLASSES
 from cnncost.errors import SpecError, SpecWarning, check_choice
 from cnncost.graph import Graph, Node, Segment
@@ -285,7 +286,7 @@ but not their operations or activations (torchvision's metadata), ``training`` c
 
 
 def _row(
-    node: Node, nodes: tuple[Node, ...], costs: dict[tuple[Any, ...], _NodeCost], batch: int, training: bool
+    node: Node, node_at: Callable[[int], Node], costs: dict[tuple[Any, ...], _NodeCost], batch: int, training: bool
 ) -> LayerCost:
     """One node's row: its op's costs (asked once per op object, shapes, ownership and whether it runs) at
     its place (path, shapes, line, survival, the owner of shared weights)."""
@@ -318,7 +319,7 @@ def _row(
         1,
         node.line,
         c.step_macs if survival == 1 else c.step_macs * _exact(survival),
-        None if owner else nodes[node.shares].name,  # type: ignore[index]
+        None if owner else node_at(node.shares).name,  # type: ignore[arg-type]
         c.weight_layers,
     )
 
@@ -335,6 +336,7 @@ class _SegmentRows(NamedTuple):
 
 
 _SEGMENT_ROWS: dict[tuple[Any, ...], _SegmentRows] = {}
+memo.register(_SEGMENT_ROWS)
 SEGMENT_ROWS_MAX = 4096
 """Copied blocks' rows (``Graph.segments``), by plan (its id; the plan held in the entry so the id names it),
 batch, mode, survival and whether the block is a training-only head: all a row depends on besides its
@@ -345,7 +347,7 @@ _tuple_new = tuple.__new__
 
 def _segment_rows(
     seg: Segment,
-    nodes: tuple[Node, ...],
+    graph: Graph,
     batch: int,
     training: bool,
     costs: dict[tuple[Any, ...], _NodeCost],
@@ -353,12 +355,12 @@ def _segment_rows(
 ) -> tuple[list[LayerCost], LayerCost]:
     """A copied block's rows (``_row`` on its nodes, once per plan and setting), placed under its path,
     and their sum; ``placed`` False: the sum alone (no rows, unless it was not kept yet)."""
-    first = nodes[seg.start]
-    key = (id(seg.plan), batch, training, first.survival, first.train_only)
+    key = (id(seg.plan), batch, training, seg.survival, seg.train_only)
     kept = _SEGMENT_ROWS.get(key)
     prefix = seg.path
     if kept is None or kept.plan is not seg.plan:
-        rows = [_row(node, nodes, costs, batch, training) for node in nodes[seg.start : seg.end]]
+        nodes = graph.nodes
+        rows = [_row(node, graph.node, costs, batch, training) for node in nodes[seg.start : seg.end]]
         cut = len(prefix)
         rel = tuple(
             (
@@ -418,7 +420,7 @@ def _costed(graph: Graph, batch: int, mode: str, placed: bool) -> tuple[list[Lay
     parts: list[LayerCost] = []  # what the totals add: the rows outside copied blocks, each block's sum
     costs: dict[tuple[Any, ...], _NodeCost] = {}  # identical layers (same op object, same shapes) cost once
     training = mode == "training"
-    nodes = graph.nodes
+    nodes = graph.written  # read outside the copied blocks only
     n = len(nodes)
     placed = placed or n <= 3  # a short total's label names every row
     starts = {seg.start: seg for seg in graph.segments}
@@ -426,18 +428,18 @@ def _costed(graph: Graph, batch: int, mode: str, placed: bool) -> tuple[list[Lay
     while i < n:
         seg = starts.get(i)
         if seg is None:
-            row = _row(nodes[i], nodes, costs, batch, training)
+            row = _row(nodes[i], graph.node, costs, batch, training)  # type: ignore[arg-type]
             layers.append(row)
             parts.append(row)
             i += 1
             continue
-        rows, total = _segment_rows(seg, nodes, batch, training, costs, placed)
+        rows, total = _segment_rows(seg, graph, batch, training, costs, placed)
         layers.extend(rows)
         parts.append(total)
         i = seg.end
     whole: Sequence[LayerCost] = layers
     if not placed:
-        whole = _Ends(n, layers[0], _row(nodes[-1], nodes, costs, batch, training))
+        whole = _Ends(n, layers[0], _row(graph.node(n - 1), graph.node, costs, batch, training))
     totals = _sum(("total",), parts, "total", whole)
     stray = set(totals.ops) - set(OP_CLASSES)
     if stray:  # register() checks op_class; a cost in an unknown class would vanish from the totals

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cnncost import memo
 from cnncost.analysis.cost import Analysis, LayerCost
 from cnncost.errors import check_choice
 from cnncost.graph import Graph, Node, Segment
@@ -94,7 +95,7 @@ class _Storages:
     copied block's (``Graph.segments``) come from its plan's relative map."""
 
     def __init__(self, graph: Graph, training: bool) -> None:
-        nodes = graph.nodes
+        nodes = graph.written  # read outside the copied blocks only
         n = len(nodes)
         self.of: list[int] = [0] * n
         self.elements: list[int] = [0] * n  # by storage id (the writing node's id)
@@ -112,6 +113,7 @@ class _Storages:
                 i = seg.end
                 continue
             node = nodes[i]
+            assert node is not None
             op = node.op
             if op is None or _writes(op, training, writes):
                 of[i] = i
@@ -208,7 +210,7 @@ def _forward(graph: Graph, elem: int, batch: int) -> list[tuple[str, int, int]]:
 
 def _kept(graph: Graph, of: list[int]) -> set[int]:
     """Storages the forward pass returns (never freed): the output's and the running side heads'."""
-    return {of[graph.output], *(of[i] for i in graph.aux_outputs if not graph.nodes[i].train_only)}
+    return {of[graph.output], *(of[i] for i in graph.aux_outputs if not graph.node(i).train_only)}
 
 
 def _live_step(
@@ -265,7 +267,7 @@ _SEGMENT_LIVE: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 def _last_reads(graph: Graph, of: list[int]) -> tuple[list[Node | Segment], dict[int, int]]:
     """The graph as nodes and copied blocks, and the last running reader of each storage read outside
     a copied block (a block's reads of its own storages are its summary's business)."""
-    nodes = graph.nodes
+    nodes = graph.written
     n = len(nodes)
     starts = {seg.start: seg for seg in graph.segments}
     last_read: dict[int, int] = {}
@@ -275,13 +277,14 @@ def _last_reads(graph: Graph, of: list[int]) -> tuple[list[Node | Segment], dict
         seg = starts.get(i)
         if seg is not None:
             items.append(seg)
-            if not nodes[seg.start].train_only:
+            if not seg.train_only:
                 reader = _input_reader(seg.plan)
                 if reader >= 0:
                     last_read[of[seg.input]] = seg.start + reader
             i = seg.end
             continue
         node = nodes[i]
+        assert node is not None
         items.append(node)
         if not node.train_only:
             for j in node.inputs:
@@ -310,7 +313,6 @@ def _forward_peaks(graph: Graph, elem: int, batch: int) -> tuple[int, str, int]:
     applied as a summary: its highest live offset over the bytes live at entry, and what it leaves live."""
     st = _Storages(graph, training=False)
     of, elements = st.of, st.elements
-    nodes = graph.nodes
     items, last_read = _last_reads(graph, of)
     keep = _kept(graph, of)
     pinned = _pinned(graph, (*last_read, *keep))
@@ -331,7 +333,7 @@ def _forward_peaks(graph: Graph, elem: int, batch: int) -> tuple[int, str, int]:
             current -= freed
             continue
         seg = item
-        if nodes[seg.start].train_only:
+        if seg.train_only:
             continue
         x = of[seg.input]
         x_pinned = last_read.get(x, -1) >= seg.end or x in keep
@@ -344,7 +346,7 @@ def _forward_peaks(graph: Graph, elem: int, batch: int) -> tuple[int, str, int]:
             )
         _, high, at, high_cpu, delta, x_after, left = summary
         if current + high > peak:
-            peak, where = current + high, nodes[seg.start + at].name
+            peak, where = current + high, graph.node(seg.start + at).name
         if current + high_cpu > peak_cpu:
             peak_cpu = current + high_cpu
         current += delta
@@ -460,6 +462,7 @@ def _saved_step(
 
 
 _SEGMENT_SAVED: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+memo.register(_PLAN_STORAGES, _PLAN_READS, _SEGMENT_LIVE, _SEGMENT_SAVED)
 
 
 def saved_for_backward(graph: Graph, elem: int, batch: int) -> int:
@@ -469,7 +472,7 @@ def saved_for_backward(graph: Graph, elem: int, batch: int) -> int:
     (new storages and tensors, which nothing before it saved), and the last size it saved its input's
     storage at (deduplicated against what was saved before, as the sequential pass does)."""
     st = _Storages(graph, training=True)
-    nodes = graph.nodes
+    nodes = graph.written  # read outside the copied blocks only
     n = len(nodes)
     grad = [False] * n
     asked: tuple[dict[Any, bool], dict[Any, tuple[Saved, ...]]] = ({}, {})
@@ -480,7 +483,7 @@ def saved_for_backward(graph: Graph, elem: int, batch: int) -> int:
     while i < n:
         seg = starts.get(i)
         if seg is None:
-            total += _saved_step(nodes[i], st, elem, batch, grad, asked, saved)
+            total += _saved_step(nodes[i], st, elem, batch, grad, asked, saved)  # type: ignore[arg-type]
             i += 1
             continue
         start, end = seg.start, seg.end
@@ -489,7 +492,7 @@ def saved_for_backward(graph: Graph, elem: int, batch: int) -> int:
         summary = _SEGMENT_SAVED.get(key)
         if summary is None or summary[0] is not seg.plan:
             own: dict[object, int] = {}
-            for node in nodes[start:end]:
+            for node in graph.nodes[start:end]:
                 _saved_step(node, st, elem, batch, grad, asked, own)
             x_saved = own.pop(x, None)
             summary = _remember(

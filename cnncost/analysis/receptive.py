@@ -18,6 +18,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from cnncost import memo
 from cnncost.ops.window import IDENTITY, Reach, Taps, Window
 
 if TYPE_CHECKING:
@@ -252,6 +253,7 @@ class _Affine(NamedTuple):
 
 
 _AFFINE: dict[tuple[Any, ...], _Affine] = {}
+memo.register(_AFFINE, _SEGMENT_FIELDS, compose, _union_of)
 
 
 def _affine_ok(field: ReceptiveField) -> bool:
@@ -307,9 +309,9 @@ def last_finite_field(graph: Graph) -> tuple[int, ReceptiveField] | None:
     """The last node whose field is finite along H and W, and its field: ``receptive_fields``' answer to
     that question (a sweep row's), with each copied block mapped by its canonical fields (``_affine``)
     rather than field by field; blocks that are not period 1 (or inputs that are not) are computed."""
-    nodes = graph.nodes
+    nodes = graph.written  # read outside the copied blocks only
     n = len(nodes)
-    first = nodes[0]
+    first = graph.node(0)
     fields: list[ReceptiveField | None] = [None] * n
     fields[0] = (
         ReceptiveField(PIXEL, PIXEL, (None, "h", "w"))
@@ -334,6 +336,7 @@ def last_finite_field(graph: Graph) -> tuple[int, ReceptiveField] | None:
         seg = starts.get(i)
         if seg is None:
             node = nodes[i]
+            assert node is not None
             f = fields[i] = _node_field(node, [get(j) for j in node.inputs], windows)
             if f.h is not None and f.w is not None:
                 last = i
@@ -346,7 +349,7 @@ def last_finite_field(graph: Graph) -> tuple[int, ReceptiveField] | None:
             if aff.last_finite >= 0:
                 last = seg.start + aff.last_finite
         else:
-            for node in nodes[seg.start : seg.end]:
+            for node in graph.nodes[seg.start : seg.end]:
                 f = fields[node.id] = _node_field(node, [get(j) for j in node.inputs], windows)
                 if f.h is not None and f.w is not None:
                     last = node.id

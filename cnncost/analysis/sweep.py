@@ -155,8 +155,8 @@ def evaluate(
         "inference_total_bytes": m.inference_total_bytes,
         "training_total_bytes": m.training_total_bytes,
         "receptive_field": None if found is None else list(found[1].size),
-        "rf_layer": None if found is None else g.nodes[found[0]].name,
-        "rf_at_output": found is not None and found[0] == len(g.nodes) - 1,
+        "rf_layer": None if found is None else g.node(found[0]).name,
+        "rf_at_output": found is not None and found[0] == len(g.written) - 1,
         "depth": t.weight_layers,
     }
 
@@ -383,8 +383,12 @@ def _run(
                 progress(len(out), total)
         return out
     lanes = workers or os.cpu_count() or 1
-    size = chunk or max(1, min(64, math.ceil(total / (4 * lanes))))  # ~4 tasks per worker balances the load
-    chunks = [jobs[i : i + size] for i in range(0, total, size)]
+    size = chunk or max(1, math.ceil(total / (4 * lanes)))  # ~4 tasks per worker balances the load
+    # Variants at one input go together: each block's and stage's memo key holds its input shape, so a
+    # worker that gets all of an input's variants expands each of its distinct blocks once (a stable sort:
+    # grid order within an input).
+    order = sorted(range(total), key=lambda i: (jobs[i].shape or (), jobs[i].batch))
+    chunks = [[jobs[i] for i in order[k : k + size]] for k in range(0, total, size)]
     own = None
     if executor is None:  # spawn: nothing inherited, everything sent is pickled (as a dask worker needs)
         own = concurrent.futures.ProcessPoolExecutor(
@@ -404,7 +408,10 @@ def _run(
     finally:
         if own is not None:
             own.shutdown(cancel_futures=True)
-    return [r for c in results for r in c]
+    placed: list[dict[str, Any]] = [{} for _ in jobs]
+    for i, r in zip(order, (r for c in results for r in c), strict=True):
+        placed[i] = r
+    return placed
 
 
 # -- Pareto fronts ------------------------------------------------------------------------------

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import keyword
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from itertools import islice
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from cnncost import memo
 from cnncost.errors import SpecError, SpecWarning, did_you_mean
-from cnncost.graph import Node, Segment
+from cnncost.graph import Segment
 from cnncost.limits import BLOCK_DEPTH, LAYERS
 from cnncost.ops.base import Op, Shape
 from cnncost.spec.expr import evaluate, is_expression, names_in
@@ -72,6 +73,12 @@ class Shared(NamedTuple):
     output: int
     warnings: tuple[tuple[str, tuple[str, ...], str | None, int | None], ...]
     aux: tuple[int, ...]
+    blank: tuple[Any, ...] = ()
+    """``None`` for each node: what a copy puts in the node list until its nodes are read."""
+    name_ids: tuple[int, ...] = ()
+    """Each name's output (``names``' second column)."""
+    anchor: Any = None
+    """What its ``_SHARED`` key names by ``id`` besides the blocks (a loop's parsed item), held alive with it."""
 
 
 PlanNode = tuple[tuple[str, ...], "Op | None", tuple[int, ...], tuple[Shape, ...], Shape, int | None, int | None]
@@ -114,27 +121,48 @@ def _reads(blocks: dict[str, BlockDef]) -> frozenset[str]:
     return kept[1]
 
 
-def _typed(value: Any) -> Any:
+_ITEM_WORDS: dict[int, tuple[Any, tuple[str, ...]]] = {}
+
+
+def item_words(item: Any) -> tuple[str, ...]:
+    """Every word of a parsed item's keys beside its kind (a loop's arguments, variables, body,
+    overrides), sorted: a superset of the variables its expansion reads from its scope."""
+    kept = _ITEM_WORDS.get(id(item))
+    if kept is None or kept[0] is not item:
+        words: set[str] = set()
+        _words(item.mods, words)
+        if len(_ITEM_WORDS) >= SHARED_MAX:
+            _ITEM_WORDS.clear()
+        kept = _ITEM_WORDS[id(item)] = (item, tuple(sorted(words)))
+    return kept[1]
+
+
+def typed_env(env: Mapping[str, Any], words: tuple[str, ...]) -> tuple[Any, ...]:
+    """The typed values of the ``words`` that are variables of ``env``: part of an exact cache key."""
+    return tuple([(w, typed(env[w])) for w in words if w in env])
+
+
+def typed(value: Any) -> Any:
     """``value`` as an exact cache key: lists as tuples, each number with its type (1, 1.0 and True differ)."""
     if isinstance(value, list | tuple):
-        return (type(value), tuple(_typed(v) for v in value))
+        return (type(value), tuple(typed(v) for v in value))
     return (type(value), value)
 
 
-def _shared_key(ex: Expander, name: str, bound: dict[str, Any], shape: Shape) -> tuple[Any, ...] | None:
-    """Everything a block call's expansion depends on: the call (name, typed arguments, input shape, survival,
-    mode), the model's blocks and file, the params the blocks can read, and the limits it was checked under."""
+def shared_key(ex: Expander, what: tuple[Any, ...], shape: Shape) -> tuple[Any, ...] | None:
+    """Everything an expansion depends on: ``what`` (a block call: its name and bound arguments; a loop: its
+    item, count and the variables it can read), the input shape, survival, mode, the model's blocks and
+    file, the params the blocks can read, and the limits it was checked under."""
     blocks = ex.m.blocks
     reads = _reads(blocks)
     kept = ex.shared_params  # base_env is fixed for the expansion: its part of the key is made once
     if kept is None or kept[0] is not reads:
-        kept = ex.shared_params = (reads, tuple((k, _typed(v)) for k, v in ex.base_env.items() if k in reads))
+        kept = ex.shared_params = (reads, tuple((k, typed(v)) for k, v in ex.base_env.items() if k in reads))
     try:
         shared_key = (
             id(blocks),
             ex.m.file,
-            name,
-            tuple((k, _typed(v)) for k, v in sorted(bound.items())),
+            *what,
             shape,
             ex.survival,
             ex.train_only,
@@ -157,9 +185,11 @@ def _keep(
     out: int,
     path: tuple[str, ...],
     before: tuple[int, int, int],
+    anchor: Any,
 ) -> None:
-    """Keep the call expanded from node ``start`` in ``_SHARED``, if copying it would give the same graph."""
-    nodes = ex.nodes[start:]
+    """Keep the call expanded from node ``start`` in ``_SHARED``, if copying it would give the same graph
+    (``anchor``: what the key names by ``id``, held by the plan)."""
+    nodes = ex.made(start)
     cut = len(path)
     written = len(ex.outputs) - before[0]
     if any(n.path[:cut] != path or n.survival != ex.survival or n.train_only != ex.train_only for n in nodes):
@@ -176,14 +206,14 @@ def _keep(
         return
     if len(_SHARED) >= SHARED_MAX:
         del _SHARED[next(iter(_SHARED))]
-    _SHARED[key] = plan
+    _SHARED[key] = plan._replace(anchor=anchor)
 
 
 def _plan(ex: Expander, t: Template) -> Shared:
     """The copy plan of a block call's expansion (``t``: its nodes, warnings and side-head outputs)."""
     start, x, path = t.start, t.input, t.path
     cut = len(path)
-    nodes = ex.nodes[start : t.end]
+    nodes = ex.made(start)[: t.end - start]
 
     def rel(i: int) -> int:
         return -1 if i == x else i - start
@@ -213,57 +243,46 @@ def _plan(ex: Expander, t: Template) -> Shared:
             (w.message, tuple(w.path.split(".")[cut:]), w.file, w.line) for w in ex.warnings[t.warned : t.warned_end]
         ),
         tuple(map(rel, ex.aux_outputs[t.aux : t.aux_end])),
+        (None,) * len(nodes),
+        tuple(names.values()),
     )
+
+
+_KEYS: dict[tuple[int, tuple[str, ...]], tuple[Shared, tuple[tuple[str, ...], ...]]] = {}
+memo.register(_SHARED, _READS, _ITEM_WORDS, _KEYS)
+
+
+def _name_keys(plan: Shared, path: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """The names a copy of ``plan`` under ``path`` writes (a sweep copies each stage at the same path)."""
+    kept = _KEYS.get((id(plan), path))
+    if kept is None or kept[0] is not plan:
+        if len(_KEYS) >= SHARED_MAX:
+            _KEYS.clear()
+        kept = _KEYS[id(plan), path] = (plan, tuple([path + rel for rel, _ in plan.names]))
+    return kept[1]
 
 
 def _copy(ex: Expander, plan: Shared, x: int, path: tuple[str, ...]) -> int:
     """Add a plan's nodes under ``path`` reading ``x``, with the current survival and mode, as the
-    expansion that made it did; return its output."""
-    nodes, outputs = ex.nodes, ex.outputs
+    expansion that made it did; return its output. The nodes are made when read (``Segment``): only
+    the output is made now, the others are ``None`` in ``ex.nodes`` until ``ex.node`` or the graph asks."""
+    nodes = ex.nodes
     start = len(nodes)
-    if start + len(plan.nodes) > ex.max_layers:  # the error the node past the limit would raise
+    size = len(plan.nodes)
+    if start + size > ex.max_layers:  # the error the node past the limit would raise
         raise LAYERS.exceeded(f"{ex.max_layers:,} layers and counting", line=plan.nodes[ex.max_layers - start][5])
-    survival, train_only = ex.survival, ex.train_only
-    n = start
-    new = tuple.__new__  # Node(...) without its Python-level __new__: a copy is most of a sweep row's expansion
-    for rel_path, op, inputs, in_shapes, out, line, shares in plan.nodes:
-        if len(inputs) == 1:
-            i = inputs[0]
-            ins: tuple[int, ...] = (x,) if i < 0 else (start + i,)
-        else:
-            ins = tuple([x if i < 0 else start + i for i in inputs])
-        nodes.append(
-            new(
-                Node,
-                (
-                    n,
-                    path + rel_path,
-                    op,
-                    ins,
-                    in_shapes,
-                    out,
-                    line,
-                    survival,
-                    None if shares is None else start + shares,
-                    train_only,
-                ),
-            )
-        )
-        n += 1
-    if n > start:
-        ex.segments.append(Segment(start, n, x, plan, path))
-    for rel, i in plan.names:
-        outputs[path + rel] = start + i
+    if size:
+        seg = Segment(start, start + size, x, plan, path, ex.survival, ex.train_only)
+        nodes.extend(plan.blank)
+        if plan.output >= 0:
+            nodes[start + plan.output] = seg.node(start + plan.output)
+        ex.segments.append(seg)
+    ex.outputs.update(zip(_name_keys(plan, path), map(start.__add__, plan.name_ids), strict=True))
     if plan.warnings:
         ex.warnings.extend(SpecWarning(m, ".".join(path + rel), file, line) for m, rel, file, line in plan.warnings)
     if plan.aux:
         ex.aux_outputs.extend(start + i for i in plan.aux)
     return x if plan.output < 0 else start + plan.output
-
-
-def freeze(value: Any) -> Any:
-    """``value`` with its lists made tuples, so that it can be part of a cache key."""
-    return tuple(freeze(v) for v in value) if isinstance(value, list) else value
 
 
 def is_word(text: str, env: Mapping[str, Any]) -> bool:
@@ -291,7 +310,7 @@ def _arg(ex: Expander, raw: Any, env: Mapping[str, Any]) -> Any:
     if not isinstance(raw, str) or not is_expression(raw):
         return arg(raw, env)
     try:
-        key = (raw, *[_typed(env.get(n, _MISSING)) for n in names_in(raw)])
+        key = (raw, *[typed(env.get(n, _MISSING)) for n in names_in(raw)])
         value = ex.args.get(key, _MISSING)
     except TypeError:  # a value that cannot be a key (a mapping): evaluated uncached
         return arg(raw, env)
@@ -380,56 +399,83 @@ def invoke(ex: Expander, call: Call, at: At) -> int:
     if block is None:
         raise ex.parser.unknown(call.name, at.line)
     bound = _bind(ex, block, call, at)
-    block_env = {**ex.base_env, **bound}
     x, path = at.x, at.scope.path
-    cache_key: TemplateKey | None
+    local: TemplateKey | None
     try:
-        cache_key = (call.name, freeze(sorted(bound.items())), ex.nodes[x].out_shape, ex.survival, ex.train_only)
-        hash(cache_key)
+        args = tuple([(k, typed(v)) for k, v in sorted(bound.items())])
+        local = (call.name, args, ex.nodes[x].out_shape, ex.survival, ex.train_only)
+        hash(local)
     except TypeError:
-        cache_key = None
+        local = None
     ex.inputs[path] = x
-    template = ex.templates.get(cache_key) if cache_key else None
+
+    def expand() -> int:
+        if len(ex.calls) >= ex.max_depth:
+            chain = " → ".join([*ex.calls[:3], "...", *ex.calls[-3:]])
+            raise BLOCK_DEPTH.exceeded(f"block calls {chain} (a block that calls itself with no end?)", line=at.line)
+        ex.calls.append(call.name)
+        try:
+            body, block_env = block.body, {**ex.base_env, **bound}
+            if isinstance(body, LDict) and len(body) >= 1:
+                return ex.at(ex.parse(body, block.line), block_env, x, path, at.scope)
+            return ex.seq(body, block_env, x, at.scope)
+        finally:
+            ex.calls.pop()
+
+    out = ex.outputs[path] = memoised(
+        ex, local, lambda: shared_key(ex, local[:2], local[2]) if local else None, x, path, expand
+    )
+    return out
+
+
+def memoised(
+    ex: Expander,
+    local: TemplateKey | None,
+    shared: Callable[[], tuple[Any, ...] | None],
+    x: int,
+    path: tuple[str, ...],
+    expand: Callable[[], int],
+    anchor: Any = None,
+) -> int:
+    """``expand()`` (a block call or a named loop at ``path`` reading ``x``), or a copy of an identical
+    earlier one: ``local`` keys it within the expansion (``replay``), ``shared()`` across expansions
+    (``_SHARED``). Kept only when the expansion read nothing outside itself, by node or by name."""
+    template = ex.templates.get(local) if local else None
     if template is not None:
         return replay(ex, template, x, path)
-    if len(ex.calls) >= ex.max_depth:
-        chain = " → ".join([*ex.calls[:3], "...", *ex.calls[-3:]])
-        raise BLOCK_DEPTH.exceeded(f"block calls {chain} (a block that calls itself with no end?)", line=at.line)
-    shared_key = _shared_key(ex, call.name, bound, cache_key[2]) if cache_key else None
-    if shared_key is not None and cache_key is not None:
+    shared_key = shared() if local else None
+    if shared_key is not None and local is not None:
         kept = _SHARED.get(shared_key)
         # Past the layer limit the expansion's own error says where: expand it then.
         if kept is not None and kept.blocks is ex.m.blocks and len(ex.nodes) + len(kept.nodes) <= ex.max_layers:
             start, warned, aux = len(ex.nodes), len(ex.warnings), len(ex.aux_outputs)
-            out = ex.outputs[path] = _copy(ex, kept, x, path)
-            ex.templates[cache_key] = Template(
+            out = _copy(ex, kept, x, path)
+            ex.templates[local] = Template(
                 start, len(ex.nodes), x, out, path, warned, len(ex.warnings), aux, len(ex.aux_outputs)
             )
-            ex.plans[ex.templates[cache_key]] = kept
+            ex.plans[ex.templates[local]] = kept
             return out
     start, before = len(ex.nodes), (len(ex.outputs), len(ex.warnings), len(ex.aux_outputs))
-    ex.calls.append(call.name)
+    ex.active.append(path)
+    ex.outside.append(False)
     try:
-        body = block.body
-        if isinstance(body, LDict) and len(body) >= 1:
-            out = ex.at(ex.parse(body, block.line), block_env, x, path, at.scope)
-        else:
-            out = ex.seq(body, block_env, x, at.scope)
+        out = expand()
     finally:
-        ex.calls.pop()
-    if cache_key and _self_contained(ex, start, x):
-        ex.templates[cache_key] = Template(
+        ex.active.pop()
+        outside = ex.outside.pop()
+    if local and not outside and _self_contained(ex, start, x):
+        ex.outputs[path] = out  # the call's own name, as a copy writes it
+        ex.templates[local] = Template(
             start, len(ex.nodes), x, out, path, before[1], len(ex.warnings), before[2], len(ex.aux_outputs)
         )
         if shared_key is not None:
-            _keep(ex, shared_key, start, x, out, path, before)
-    ex.outputs[path] = out
+            _keep(ex, shared_key, start, x, out, path, before, anchor)
     return out
 
 
 def _self_contained(ex: Expander, start: int, x: int) -> bool:
     """Whether the nodes from ``start`` read only ``x`` and each other (so they can be copied elsewhere)."""
-    nodes = ex.nodes[start:]
+    nodes = ex.made(start)
     return all(i == x or i >= start for n in nodes for i in n.inputs) and all(
         n.shares is None or n.shares >= start for n in nodes
     )

@@ -8,15 +8,17 @@ expand in ``structures``, block calls in ``blocks``; this module turns items int
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from cnncost import memo
 from cnncost.errors import SpecError, SpecWarning, count, did_you_mean, shown
 from cnncost.graph import Graph, Node, Segment
 from cnncost.limits import BLOCK_DEPTH, LAYER_SIZE, LAYERS
 from cnncost.ops import REGISTRY, Op, Shape
 from cnncost.ops.base import fmt_shape, numel
-from cnncost.spec.blocks import Shared, Template, TemplateKey, block_name, call_block, freeze
+from cnncost.spec.blocks import Shared, Template, TemplateKey, block_name, call_block, typed
 from cnncost.spec.expr import evaluate, is_expression, names_in
 from cnncost.spec.family import ModelSpec
 from cnncost.spec.items import Item, Parser, own
@@ -85,6 +87,52 @@ def _input_vars(shape: Shape) -> dict[str, int]:
     return {"input_ch": shape[0], **({"input_h": shape[1], "input_w": shape[2]} if len(shape) == 3 else {})}
 
 
+class Memo:
+    """What the expansions of one model share (per blocks dict, which a family's variants and a sweep's
+    share): parsed items, resolved ops, evaluated expressions and block arguments, the sizes checked.
+    Each entry is a pure function of its key; the keys that name a YAML node by ``id`` are of nodes the
+    parser holds (its memo keeps each node it parsed), and ``sized`` names ops that ``resolved`` holds, so
+    the two are emptied together. A parsed item is the same object at every expansion: what a structure's
+    memo is keyed on (``At.item``)."""
+
+    MAX = 65_536
+    """Entries any one table may reach before all are emptied (a sweep of 10,000 ResNets makes ~3,000)."""
+
+    def __init__(self, blocks: dict[str, Any]) -> None:
+        self.blocks = blocks
+        self.parser = Parser(set(REGISTRY) | set(STRUCTURES) | set(blocks), {b.name: b.params for b in blocks.values()})
+        self.resolved: dict[tuple[Any, ...], Op] = {}
+        self.evaluated: dict[tuple[Any, ...], Any] = {}
+        self.field_names: dict[int, tuple[str, ...]] = {}
+        self.args: dict[tuple[Any, ...], Any] = {}
+        self.sized: set[tuple[int, Shape, int]] = set()
+
+    def trim(self) -> None:
+        if (
+            max(len(self.resolved), len(self.evaluated), len(self.args), len(self.sized), len(self.parser.memo))
+            > self.MAX
+        ):
+            for table in (self.resolved, self.evaluated, self.field_names, self.args, self.sized, self.parser.memo):
+                table.clear()
+
+
+_MEMOS: dict[tuple[int, int], Memo] = {}
+memo.register(_MEMOS)
+MEMOS_MAX = 64
+
+
+def memo_for(blocks: dict[str, Any]) -> Memo:
+    """The ``Memo`` of a model's blocks dict (and the registry it was parsed against), kept across expansions."""
+    key = (id(blocks), len(REGISTRY))
+    memo = _MEMOS.get(key)
+    if memo is None or memo.blocks is not blocks:
+        if len(_MEMOS) >= MEMOS_MAX:
+            del _MEMOS[next(iter(_MEMOS))]
+        memo = _MEMOS[key] = Memo(blocks)
+    memo.trim()
+    return memo
+
+
 class Expander:
     """The state of one expansion: the nodes so far, named outputs for ``ref``, and the memo caches."""
 
@@ -95,23 +143,23 @@ class Expander:
         self.warnings: list[SpecWarning] = []
         self.aux_outputs: list[int] = []
         self.segments: list[Segment] = []  # the runs of nodes copied from plans (blocks._copy)
-        self.resolved: dict[tuple[Any, ...], Op] = {}
-        self.evaluated: dict[tuple[Any, ...], Any] = {}
+        memo = memo_for(model.blocks)
+        self.resolved, self.evaluated, self.field_names = memo.resolved, memo.evaluated, memo.field_names
+        self.args, self.sized = memo.args, memo.sized  # block arguments evaluated (blocks._arg); sizes checked
         self.templates: dict[TemplateKey, Template] = {}
         self.plans: dict[Template, Shared] = {}  # how replay copies each template
         self.outputs: dict[tuple[str, ...], int] = {}  # named item → its output node, for `ref`
         self.inputs: dict[tuple[str, ...], int] = {(): 0}  # block call → its input node, for `ref: in`
         self.groups: dict[tuple[str, ...], Scope] = {}  # named lists, for `continue: true`
-        self.field_names: dict[int, tuple[str, ...]] = {}
         self.survival = 1.0  # product of the enclosing residual bodies' survival probabilities
         self.train_only = False  # inside a side head that runs only in training
         self.calls: list[str] = []  # the block calls being expanded, outermost first
+        self.active: list[tuple[str, ...]] = []  # the memoised expansions under way (blocks.memoised), their paths
+        self.outside: list[bool] = []  # for each: whether it looked up a name outside itself (then never copied)
         self.max_layers = LAYERS.value
         self.max_size = LAYER_SIZE.value
         self.max_depth = BLOCK_DEPTH.value
-        self.args: dict[tuple[Any, ...], Any] = {}  # block arguments evaluated (blocks._arg)
         self.shared_params: tuple[frozenset[str], tuple[Any, ...]] | None = None  # blocks._shared_key
-        self.sized: set[tuple[int, Shape]] = set()  # (op, input shape) pairs whose sizes are checked
         self.base_env: dict[str, Any] = {**_input_vars(input_shape), **model.params}
         for name in set(_input_vars(input_shape)) & set(model.params):
             raise SpecError(
@@ -119,9 +167,7 @@ class Expander:
                 file=model.file,
                 expected="another name (input_ch, input_h, input_w are the network input's size)",
             )
-        self.parser = Parser(
-            set(REGISTRY) | set(STRUCTURES) | set(model.blocks), {b.name: b.params for b in model.blocks.values()}
-        )
+        self.parser = memo.parser
         self.parse = self.parser.parse
         for block in model.blocks.values():
             if block.name in REGISTRY or block.name in STRUCTURES:
@@ -143,7 +189,7 @@ class Expander:
         return Graph(
             self.m,
             self.input_shape,
-            tuple(self.nodes),
+            tuple(self.nodes),  # None where a copied block's nodes are not made yet: Graph.nodes makes them
             x,
             tuple(self.warnings),
             tuple(self.aux_outputs),
@@ -151,6 +197,24 @@ class Expander:
         )
 
     # -- plumbing ---------------------------------------------------------------------
+    def node(self, i: int) -> Node:
+        """Node ``i``, made if it is in a copied block (``blocks._copy`` makes only a copy's output)."""
+        n = self.nodes[i]
+        if n is None:
+            segments = self.segments
+            k = bisect_right(segments, i, key=lambda seg: seg.start) - 1
+            n = self.nodes[i] = segments[k].node(i)
+        return n
+
+    def made(self, start: int) -> list[Node]:
+        """The nodes from ``start`` on, every copied block's among them made (for a plan, a memo's checks)."""
+        nodes = self.nodes
+        for seg in reversed(self.segments):
+            if seg.end <= start:
+                break
+            seg.fill(nodes)  # type: ignore[arg-type]
+        return nodes[start:]
+
     def add_node(
         self,
         path: tuple[str, ...],
@@ -196,7 +260,7 @@ class Expander:
         if not isinstance(raw, str):
             return raw
         try:
-            key = (raw, *(freeze(env.get(n)) for n in names_in(raw)))
+            key = (raw, *[typed(env.get(n, _MISSING)) for n in names_in(raw)])
             cached = self.evaluated.get(key, _MISSING)
         except TypeError:  # a value that cannot be a cache key (a mapping): evaluated uncached
             return evaluate(raw, env)
@@ -291,7 +355,8 @@ class Expander:
             structure = STRUCTURE_TYPES.get(kind)
             if structure is not None:
                 check_keys(kind, mods)
-                x = structure.expand(self, Item(kind, value, mods, name, line), At(env, x, inner, line))
+                here = At(env, x, inner, line, item if scope is None else None)
+                x = structure.expand(self, Item(kind, value, mods, name, line), here)
             elif kind in self.m.blocks:
                 x = call_block(self, Item(kind, value, mods, name, line), At(env, x, inner, line))
             else:
@@ -348,7 +413,7 @@ class Expander:
         nodes = self.nodes
         shape = nodes[x].out_shape
         out = op.infer([shape], self.warner(path, line))
-        if (id(op), shape) not in self.sized:
+        if (id(op), shape, self.max_size) not in self.sized:
             self.check_size(op, shape, out, line)
         if owner is not None:
             owner = self.check_share(op, [shape], owner)
@@ -380,7 +445,7 @@ class Expander:
         ops = op.macs([shape], out) + op.other_ops([shape], out)
         if ops > limit:
             raise LAYER_SIZE.exceeded(f"{count(ops)} operations", line=line)
-        self.sized.add((id(op), shape))
+        self.sized.add((id(op), shape, self.max_size))
 
     def resolved_op(self, cls: type[Op], value: LDict | None, env: Mapping[str, Any], x: int) -> Op:
         """``cls.resolve(value, env)``, memoised on the YAML node and the variables it reads.
@@ -400,7 +465,7 @@ class Expander:
                 key = (
                     cls,
                     id(value),
-                    *(freeze(_SHAPE_VARS[n](shape) if n in _SHAPE_VARS else env.get(n)) for n in names),
+                    *[typed(_SHAPE_VARS[n](shape) if n in _SHAPE_VARS else env.get(n, _MISSING)) for n in names],
                 )
                 hash(key)
             except (TypeError, IndexError):
@@ -425,6 +490,7 @@ class Expander:
             if not text:
                 return None
         elif text == "input":
+            self.read_name(())
             return 0
         elif text == "in":
             table, text = self.inputs, ""
@@ -432,9 +498,11 @@ class Expander:
         for k in range(len(parent), -1, -1):
             found = table.get((*parent[:k], *key))
             if found is not None:
-                if what == "share" and self.nodes[found].path != (*parent[:k], *key):
+                self.read_name((*parent[:k], *key))
+                node = self.node(found)  # made, if in a copied block: the caller reads its shape
+                if what == "share" and node.path != (*parent[:k], *key):
                     raise SpecError(
-                        f"share: {text!r} is a group of layers ending in {self.nodes[found].name}",
+                        f"share: {text!r} is a group of layers ending in {node.name}",
                         expected="the path of one conv, linear or bn layer",
                     )
                 return found
@@ -445,9 +513,16 @@ class Expander:
             else "the path of an earlier layer, relative to an enclosing level",
         )
 
+    def read_name(self, name: tuple[str, ...]) -> None:
+        """A ``ref``/``share`` found ``name`` (``()``: the network input): a memoised expansion under way
+        that it is not inside of depends on where it runs, so it is not kept for copying."""
+        for d, path in enumerate(self.active):
+            if name[: len(path)] != path:
+                self.outside[d] = True
+
     def check_share(self, op: Op, ins: list[Shape], owner: int) -> int:
         """The node that owns the weights ``op`` shares (following chains), if the shapes agree."""
-        src = self.nodes[owner]
+        src = self.node(owner)
         mine = op.weight_shapes(ins)
         if not mine:
             raise SpecError(

@@ -68,15 +68,16 @@ class Parser:
         self.kinds = kinds
         self.blocks = blocks or {}
         """The blocks of the file and their parameters: ``{se: {se: {...}}}`` is a layer named like a block."""
-        self.memo: dict[int, Item] = {}
+        self.memo: dict[int, tuple[Any, Item]] = {}
+        """id of a YAML node → (the node, held so that its id stays its own; its item)."""
 
     def parse(self, raw: Any, line: int | None) -> Item:
         """``raw`` as an ``Item``; memoised per YAML node (a block body is parsed once, however often it runs)."""
         if isinstance(raw, (LDict, LList)):
             cached = self.memo.get(id(raw))
             if cached is None:
-                cached = self.memo[id(raw)] = self._parse(raw, line)
-            return cached
+                cached = self.memo[id(raw)] = (raw, self._parse(raw, line))
+            return cached[1]
         return self._parse(raw, line)
 
     def unknown(self, key: str, line: int | None) -> SpecError:

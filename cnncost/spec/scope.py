@@ -72,6 +72,9 @@ class At(NamedTuple):
     """The level the item's children are named in (its ``path`` is the item's own path)."""
     line: int | None
     """The spec line errors point at."""
+    item: Any = None
+    """The parsed item expanding here when the level is its own (a named item, not flat, not an anonymous
+    repeat): the same object at every expansion of the spec, so a structure's memo can be keyed on it."""
 
     def fresh(self) -> At:
         """The same place with a new, empty naming scope of the same path: a block call's own level."""

@@ -14,7 +14,7 @@ from cnncost.errors import SpecError, shown
 from cnncost.limits import LAYERS
 from cnncost.ops import REGISTRY, Op
 from cnncost.ops.base import fmt_shape
-from cnncost.spec.blocks import Call, arg, block_name, invoke
+from cnncost.spec.blocks import Call, arg, block_name, invoke, item_words, memoised, shared_key, typed_env
 from cnncost.spec.scope import At, Scope
 from cnncost.spec.yamlload import LDict, LList
 
@@ -150,14 +150,48 @@ def _arguments(mods: dict[str, Any], variables: dict[str, Any], at: dict[int, An
 
 
 def _loop(ex: Expander, item: Item, at: At) -> int:
-    """``repeat`` (``x = body(x)``) or ``dense`` (``x = concat(x, body(x))``), ``n`` times."""
+    """``repeat`` (``x = body(x)``) or ``dense`` (``x = concat(x, body(x))``), ``n`` times.
+
+    A named loop (its own level) is memoised as a block call is (``blocks.memoised``), keyed on its
+    item, its count and the variables its keys can read: a sweep over depths × widths × inputs expands
+    each distinct stage once and copies it in every variant that has it."""
     n = ex.eval_int(item.value, ex.shape_env(at.env, at.x), item.kind)
     if n > ex.max_layers:  # each repetition adds a layer or more (or none, forever: refuse it up front)
         raise LAYERS.exceeded(f"{item.kind}: {n:,} repetitions")
     mods = item.mods
-    body, block = mods.get("body"), mods.get("block")
-    if (body is None) == (block is None):
+    if (mods.get("body") is None) == (mods.get("block") is None):
         raise SpecError("repeat needs exactly one of 'body: [layers]' or 'block: name'")
+    anchor = at.item
+    if anchor is None:
+        return _repeat(ex, item, at, n)
+    local: tuple[Any, ...] | None
+    try:
+        local = (
+            item.kind,
+            id(anchor),
+            n,
+            typed_env(at.env, item_words(anchor)),
+            ex.nodes[at.x].out_shape,
+            ex.survival,
+            ex.train_only,
+        )
+        hash(local)
+    except TypeError:
+        local = None
+    return memoised(
+        ex,
+        local,
+        lambda: shared_key(ex, local[:4], local[4]) if local else None,
+        at.x,
+        at.scope.path,
+        lambda: _repeat(ex, item, at, n),
+        anchor,
+    )
+
+
+def _repeat(ex: Expander, item: Item, at: At, n: int) -> int:
+    mods = item.mods
+    body, block = mods.get("body"), mods.get("block")
     variables = {k: v for k, v in mods.items() if k not in LOOP_KEYS}
     positional = list(mods.get("args") or [])
     overrides = _overrides(item.kind, mods, n)
