@@ -300,7 +300,7 @@ def _row(
     key = (op, node.in_shapes, node.out_shape, owner, runs)
     c = costs.get(key)
     if c is None:
-        c = costs[key] = _node_cost(op, node.in_shapes, node.out_shape, batch, owner, runs)
+        c = costs[key] = _node_cost(op, node.in_shapes, node.out_shape, batch, owner, runs)  # costs: per batch
     survival = node.survival
     return LayerCost(
         node.path,
@@ -343,6 +343,21 @@ batch, mode, survival and whether the block is a training-only head: all a row d
 path (each node's op, shapes, line and owner are the plan's). The oldest entries go first."""
 
 _tuple_new = tuple.__new__
+
+_COSTS: dict[int, dict[tuple[Any, ...], _NodeCost]] = {}
+COSTS_MAX = 65_536
+memo.register(_COSTS)
+
+
+def _per_batch(batch: int) -> dict[tuple[Any, ...], _NodeCost]:
+    """The layer costs kept for ``batch`` (a pure function of the op, its shapes, ownership, whether it
+    runs and the batch), emptied past ``COSTS_MAX`` entries."""
+    costs = _COSTS.get(batch)
+    if costs is None or len(costs) > COSTS_MAX:
+        if len(_COSTS) > 64:
+            _COSTS.clear()
+        costs = _COSTS[batch] = {}
+    return costs
 
 
 def _segment_rows(
@@ -418,7 +433,7 @@ def _costed(graph: Graph, batch: int, mode: str, placed: bool) -> tuple[list[Lay
     check_choice(mode, MODES, "mode")
     layers: list[LayerCost] = []
     parts: list[LayerCost] = []  # what the totals add: the rows outside copied blocks, each block's sum
-    costs: dict[tuple[Any, ...], _NodeCost] = {}  # identical layers (same op object, same shapes) cost once
+    costs = _per_batch(batch)  # identical layers (equal ops, same shapes) cost once, across calls too
     training = mode == "training"
     nodes = graph.written  # read outside the copied blocks only
     n = len(nodes)

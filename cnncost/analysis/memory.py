@@ -108,7 +108,10 @@ class _Storages:
             if seg is not None:
                 rel, numels = _plan_storages(seg.plan, training)
                 ox, base = of[seg.input], seg.start
-                of[base : seg.end] = [ox if r < 0 else base + r for r in rel]
+                if -1 in rel:  # a node whose storage is the input's
+                    of[base : seg.end] = [ox if r < 0 else base + r for r in rel]
+                else:  # the common case, at C speed
+                    of[base : seg.end] = map(base.__add__, rel)
                 elements[base : seg.end] = numels
                 i = seg.end
                 continue
@@ -198,7 +201,7 @@ def _forward(graph: Graph, elem: int, batch: int) -> list[tuple[str, int, int]]:
     keep = _kept(graph, of)
     live: dict[int, int] = {}
     current = 0
-    workspaces: dict[tuple[Any, ...], int] = {}
+    workspaces = _workspaces(elem, batch)
     out: list[tuple[str, int, int]] = []
     for node in runs:
         added, workspace, freed = _live_step(node, st, elem, batch, live, last_read, keep, workspaces)
@@ -206,6 +209,20 @@ def _forward(graph: Graph, elem: int, batch: int) -> list[tuple[str, int, int]]:
         out.append((node.name if node.op is not None else "input", current, workspace))
         current -= freed
     return out
+
+
+_WORKSPACES: dict[tuple[int, int], dict[tuple[Any, ...], int]] = {}
+memo.register(_WORKSPACES)
+
+
+def _workspaces(elem: int, batch: int) -> dict[tuple[Any, ...], int]:
+    """Each (op, shapes)'s CPU workspace at ``elem`` bytes and ``batch``, kept across calls, bounded."""
+    kept = _WORKSPACES.get((elem, batch))
+    if kept is None or len(kept) > 65_536:
+        if len(_WORKSPACES) > 64:
+            _WORKSPACES.clear()
+        kept = _WORKSPACES[elem, batch] = {}
+    return kept
 
 
 def _kept(graph: Graph, of: list[int]) -> set[int]:
@@ -319,7 +336,7 @@ def _forward_peaks(graph: Graph, elem: int, batch: int) -> tuple[int, str, int]:
     live: dict[int, int] = {}
     current = peak = peak_cpu = 0
     where = "input"
-    workspaces: dict[tuple[Any, ...], int] = {}
+    workspaces = _workspaces(elem, batch)
     for item in items:
         if isinstance(item, Node):
             if item.train_only:
@@ -386,7 +403,7 @@ def _segment_live(
         last_read[x] = end
     current = 0
     high = high_cpu = at = 0
-    workspaces: dict[tuple[Any, ...], int] = {}
+    workspaces = _workspaces(elem, batch)
     for k, node in enumerate(nodes):
         added, workspace, freed = _live_step(node, st, elem, batch, live, last_read, frozenset(), workspaces)
         current += added
@@ -420,11 +437,24 @@ def saved_timeline(graph: Graph, elem: int, batch: int) -> list[tuple[str, int]]
     total = 0
     out: list[tuple[str, int]] = []
     grad = [False] * len(graph.nodes)  # does the node's output require grad? (the input does not)
-    asked: tuple[dict[Any, bool], dict[Any, tuple[Saved, ...]]] = ({}, {})
+    asked = _asked()
     for node in graph.ops:
         total += _saved_step(node, st, elem, batch, grad, asked, saved)
         out.append((node.name, total))
     return out
+
+
+_ASKED: tuple[dict[Any, bool], dict[Any, tuple[Saved, ...]]] = ({}, {})
+memo.register(*_ASKED)
+
+
+def _asked() -> tuple[dict[Any, bool], dict[Any, tuple[Saved, ...]]]:
+    """Whether each (op, input shapes) has weights, and what each (op, shapes) saves: pure functions of
+    them, kept across calls, bounded."""
+    if len(_ASKED[0]) + len(_ASKED[1]) > 65_536:
+        _ASKED[0].clear()
+        _ASKED[1].clear()
+    return _ASKED
 
 
 def _saved_step(
@@ -475,7 +505,7 @@ def saved_for_backward(graph: Graph, elem: int, batch: int) -> int:
     nodes = graph.written  # read outside the copied blocks only
     n = len(nodes)
     grad = [False] * n
-    asked: tuple[dict[Any, bool], dict[Any, tuple[Saved, ...]]] = ({}, {})
+    asked = _asked()
     saved: dict[object, int] = {}
     total = 0
     starts = {seg.start: seg for seg in graph.segments}

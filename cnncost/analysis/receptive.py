@@ -197,6 +197,17 @@ def json_exact(n: Fraction | None) -> int | float | str | None:
 WHOLE = ReceptiveField(None, None, ())
 
 
+_WINDOWS: dict[tuple[Any, ...], Window] = {}
+memo.register(_WINDOWS)
+
+
+def _windows() -> dict[tuple[Any, ...], Window]:
+    """Each (op, shapes, input)'s window, kept across calls (a pure function of them), bounded."""
+    if len(_WINDOWS) > 65_536:
+        _WINDOWS.clear()
+    return _WINDOWS
+
+
 def receptive_fields(graph: Graph) -> tuple[ReceptiveField, ...]:
     """The field of every node, in node order (node 0, the input, sees its own pixel)."""
     first = graph.nodes[0]
@@ -204,7 +215,7 @@ def receptive_fields(graph: Graph) -> tuple[ReceptiveField, ...]:
         out = [ReceptiveField(PIXEL, PIXEL, (None, "h", "w"))]
     else:  # no H×W to speak of (a flat input): every element is the whole input
         out = [WHOLE._replace(layout=(None,) * len(first.out_shape))]
-    windows: dict[tuple[Any, ...], Window] = {}  # identical layers (one op object, same shapes) ask once
+    windows = _windows()  # identical layers (equal ops, same shapes) ask once, across calls too
     nodes = graph.nodes
     starts = {s.start: s for s in graph.segments}
     i, n = 1, len(nodes)
@@ -318,7 +329,7 @@ def last_finite_field(graph: Graph) -> tuple[int, ReceptiveField] | None:
         if len(first.out_shape) == 3
         else WHOLE._replace(layout=(None,) * len(first.out_shape))
     )
-    windows: dict[tuple[Any, ...], Window] = {}
+    windows = _windows()
     starts = {seg.start: seg for seg in graph.segments}
     mapped: dict[int, tuple[Segment, ReceptiveField, _Affine]] = {}  # by segment start: fields not yet made
     seg_starts = [seg.start for seg in graph.segments]

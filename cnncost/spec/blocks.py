@@ -149,32 +149,33 @@ def typed(value: Any) -> Any:
     return (type(value), value)
 
 
+_PREFIXES: dict[tuple[Any, ...], int] = {}
+"""Each distinct constant part of the ``_SHARED`` keys (blocks, file, the params they read, limits), as a
+small number: a key holds the number, so it hashes in a few steps (a tuple does not keep its hash)."""
+
+
 def shared_key(ex: Expander, what: tuple[Any, ...], shape: Shape) -> tuple[Any, ...] | None:
     """Everything an expansion depends on: ``what`` (a block call: its name and bound arguments; a loop: its
-    item, count and the variables it can read), the input shape, survival, mode, the model's blocks and
-    file, the params the blocks can read, and the limits it was checked under."""
+    item, count and the variables it can read), the input shape, survival, mode, call depth, and what is
+    fixed for the expansion (``_PREFIXES``): the model's blocks and file, the params the blocks can read,
+    and the limits it was checked under."""
     blocks = ex.m.blocks
     reads = _reads(blocks)
-    kept = ex.shared_params  # base_env is fixed for the expansion: its part of the key is made once
+    kept = ex.shared_params  # fixed for the expansion: made once
     if kept is None or kept[0] is not reads:
-        kept = ex.shared_params = (reads, tuple((k, typed(v)) for k, v in ex.base_env.items() if k in reads))
-    try:
-        shared_key = (
-            id(blocks),
-            ex.m.file,
-            *what,
-            shape,
-            ex.survival,
-            ex.train_only,
-            kept[1],
-            len(ex.calls),
-            ex.max_depth,
-            ex.max_size,
-        )
-        hash(shared_key)
-    except TypeError:
+        params = tuple((k, typed(v)) for k, v in ex.base_env.items() if k in reads)
+        try:
+            fixed = (id(blocks), ex.m.file, params, ex.max_depth, ex.max_size)
+            if len(_PREFIXES) >= SHARED_MAX:  # the numbers name entries of _SHARED: both go
+                _PREFIXES.clear()
+                _SHARED.clear()
+            token: int | None = _PREFIXES.setdefault(fixed, len(_PREFIXES))
+        except TypeError:
+            token = None
+        kept = ex.shared_params = (reads, token)
+    if kept[1] is None:
         return None
-    return shared_key
+    return (kept[1], *what, shape, ex.survival, ex.train_only, len(ex.calls))
 
 
 def _keep(
@@ -249,7 +250,7 @@ def _plan(ex: Expander, t: Template) -> Shared:
 
 
 _KEYS: dict[tuple[int, tuple[str, ...]], tuple[Shared, tuple[tuple[str, ...], ...]]] = {}
-memo.register(_SHARED, _READS, _ITEM_WORDS, _KEYS)
+memo.register(_SHARED, _PREFIXES, _READS, _ITEM_WORDS, _KEYS)
 
 
 def _name_keys(plan: Shared, path: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:

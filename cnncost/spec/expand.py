@@ -159,7 +159,7 @@ class Expander:
         self.max_layers = LAYERS.value
         self.max_size = LAYER_SIZE.value
         self.max_depth = BLOCK_DEPTH.value
-        self.shared_params: tuple[frozenset[str], tuple[Any, ...]] | None = None  # blocks._shared_key
+        self.shared_params: tuple[frozenset[str], int | None] | None = None  # blocks.shared_key
         self.base_env: dict[str, Any] = {**_input_vars(input_shape), **model.params}
         for name in set(_input_vars(input_shape)) & set(model.params):
             raise SpecError(

@@ -56,9 +56,11 @@ def beside(raw: LDict, drop: str | None = None) -> LDict:
 
 def own(mods: dict[str, Any]) -> dict[str, Any]:
     """A copy of an item's ``mods`` for a handler to pop from, keeping the lines of its keys."""
+    if not mods:
+        return {}
     if isinstance(mods, LDict):
         return beside(mods)
-    return dict(mods) if mods else {}
+    return dict(mods)
 
 
 class Parser:
