@@ -128,6 +128,13 @@ class Graph:
         starts = [seg.start for seg in self.segments]
         return self.segments[bisect_right(starts, i) - 1].node(i)
 
+    def span(self, seg: Segment) -> list[Node]:
+        """A copied block's nodes, made alone if the graph's are not made yet (a summary's first pass)."""
+        made = self.__dict__.get("nodes")
+        if made is not None:
+            return list(made[seg.start : seg.end])
+        return [n if n is not None else seg.node(i) for i, n in enumerate(self.written[seg.start : seg.end], seg.start)]
+
     @property
     def ops(self) -> tuple[Node, ...]:
         """Every node but the input: the layers."""

@@ -374,8 +374,8 @@ def _segment_rows(
     kept = _SEGMENT_ROWS.get(key)
     prefix = seg.path
     if kept is None or kept.plan is not seg.plan:
-        nodes = graph.nodes
-        rows = [_row(node, graph.node, costs, batch, training) for node in nodes[seg.start : seg.end]]
+        span = graph.span(seg)
+        rows = [_row(node, graph.node, costs, batch, training) for node in span]
         cut = len(prefix)
         rel = tuple(
             (
@@ -384,9 +384,9 @@ def _segment_rows(
                 dict(r.ops),  # not the row's own dict, which its caller may change
                 tuple(r[11:16]),
                 r.weight_layers,
-                None if node.shares is None else nodes[node.shares].path[cut:],
+                None if node.shares is None else graph.node(node.shares).path[cut:],
             )
-            for r, node in zip(rows, nodes[seg.start : seg.end], strict=True)
+            for r, node in zip(rows, span, strict=True)
         )
         if len(_SEGMENT_ROWS) >= SEGMENT_ROWS_MAX:
             del _SEGMENT_ROWS[next(iter(_SEGMENT_ROWS))]

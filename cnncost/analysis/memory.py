@@ -393,7 +393,7 @@ def _segment_live(
     x = st.of[seg.input]
     live: dict[int, int] = {x: st.elements[x] * elem * batch} if x_live else {}
     last_read: dict[int, int] = {}
-    nodes = graph.nodes[start:end]
+    nodes = graph.span(seg)
     for node in nodes:
         for i in node.inputs:
             last_read[st.of[i]] = node.id
@@ -522,7 +522,7 @@ def saved_for_backward(graph: Graph, elem: int, batch: int) -> int:
         summary = _SEGMENT_SAVED.get(key)
         if summary is None or summary[0] is not seg.plan:
             own: dict[object, int] = {}
-            for node in graph.nodes[start:end]:
+            for node in graph.span(seg):
                 _saved_step(node, st, elem, batch, grad, asked, own)
             x_saved = own.pop(x, None)
             summary = _remember(

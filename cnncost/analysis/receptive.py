@@ -288,7 +288,7 @@ def _affine(graph: Graph, seg: Segment, field: ReceptiveField, windows: dict[tup
         local: dict[int, ReceptiveField] = {seg.input: unit}
         last = -1
         ok = True
-        for j, node in enumerate(graph.nodes[seg.start : seg.end]):
+        for j, node in enumerate(graph.span(seg)):
             f = local[node.id] = _node_field(node, [local[i] for i in node.inputs], windows)
             ok = ok and all(a is None or a.period == 1 for a in (f.h, f.w))
             if f.h is not None and f.w is not None:
@@ -360,7 +360,7 @@ def last_finite_field(graph: Graph) -> tuple[int, ReceptiveField] | None:
             if aff.last_finite >= 0:
                 last = seg.start + aff.last_finite
         else:
-            for node in graph.nodes[seg.start : seg.end]:
+            for node in graph.span(seg):
                 f = fields[node.id] = _node_field(node, [get(j) for j in node.inputs], windows)
                 if f.h is not None and f.w is not None:
                     last = node.id
