@@ -17,55 +17,33 @@ def edges(path) -> list[tuple[str, tuple[str, ...]]]:
     return [(n.name, tuple(g.nodes[i].name for i in n.inputs)) for n in g.nodes[1:]]
 
 
+def net(call: str, read: str, blocks: str = "") -> str:
+    """A net calling ``call`` twice, a relu between, beside a stem conv ``read`` may name."""
+    stem = "\n          - stem: {conv: {out: 8, k: 3, pad: 1}}" if read == "stem" else ""
+    return f"""
+        input: [8, 16, 16]{blocks}
+        layers:{stem}
+          - first: {call}
+          - relu
+          - second: {call}
+        """
+
+
+ADD = "{add: [identity, {ref: %s}]}"
+BLOCK = """
+        blocks:
+          b():
+            - %s"""
+# A block (or loop) reading a layer outside itself by name: at its first call that layer is also its
+# input, at the second it is not (a relu between), so a copy of the first would read the wrong tensor.
 OUTSIDE = {
-    # A block reading a layer outside itself by name: at its first call that layer is also its input,
-    # at the second it is not (a relu between), so a copy of the first would read the wrong tensor.
-    "block": """
-        input: [8, 16, 16]
-        blocks:
-          b():
-            - {add: [identity, {ref: stem}]}
-        layers:
-          - stem: {conv: {out: 8, k: 3, pad: 1}}
-          - first: b
-          - relu
-          - second: b
-        """,
-    "loop": """
-        input: [8, 16, 16]
-        layers:
-          - stem: {conv: {out: 8, k: 3, pad: 1}}
-          - first: {repeat: 1, body: [{add: [identity, {ref: stem}]}]}
-          - relu
-          - second: {repeat: 1, body: [{add: [identity, {ref: stem}]}]}
-        """,
-    "input": """
-        input: [8, 16, 16]
-        blocks:
-          b():
-            - {add: [identity, {ref: input}]}
-        layers:
-          - first: b
-          - relu
-          - second: b
-        """,
+    "block": net("b", "stem", BLOCK % (ADD % "stem")),
+    "loop": net("{repeat: 1, body: [%s]}" % (ADD % "stem"), "stem"),
+    "input": net("b", "input", BLOCK % (ADD % "input")),
 }
-UNROLLED = {
-    "block": """
-        input: [8, 16, 16]
-        layers:
-          - stem: {conv: {out: 8, k: 3, pad: 1}}
-          - first: [{add: [identity, {ref: stem}]}]
-          - relu
-          - second: [{add: [identity, {ref: stem}]}]
-        """,
-    "input": """
-        input: [8, 16, 16]
-        layers:
-          - first: [{add: [identity, {ref: input}]}]
-          - relu
-          - second: [{add: [identity, {ref: input}]}]
-        """,
+UNROLLED = {  # the same networks written out
+    "block": net("[%s]" % (ADD % "stem"), "stem"),
+    "input": net("[%s]" % (ADD % "input"), "input"),
 }
 
 
